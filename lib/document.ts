@@ -1,0 +1,70 @@
+import type { Writable } from 'node:stream';
+import type { Rec } from './records.js';
+
+/** Fields that belong to one port of a host, not to the host, when records are grouped. */
+const PORT_FIELDS = new Set(['port', 'state', 'rtt', 'reason', 'service', 'tries']);
+
+export interface HostEntry {
+  ip: string;
+  ports?: Rec[];
+  [field: string]: unknown;
+}
+
+/**
+ * `{ip: {...fields, ports: [...]}}`: host fields merged (later records win), each record with a
+ * `port` adding `{port, state, rtt, ...}` to the host's ports, sorted by port number when read.
+ * Hosts keep the order in which they first appeared.
+ */
+export class HostGroups {
+  private readonly hosts = new Map<string, HostEntry>();
+
+  add(record: Rec & { ip: string }): void {
+    let host = this.hosts.get(record.ip);
+    if (!host) {
+      host = { ip: record.ip };
+      this.hosts.set(record.ip, host);
+    }
+    if (record.port === undefined) {
+      Object.assign(host, record);
+      return;
+    }
+    const port: Rec = {};
+    for (const [key, value] of Object.entries(record)) {
+      if (PORT_FIELDS.has(key)) port[key] = value;
+      else host[key] = value;
+    }
+    (host.ports ??= []).push(port);
+  }
+
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  toJSON(): Record<string, HostEntry> {
+    const document: Record<string, HostEntry> = {};
+    for (const [ip, host] of this.hosts) {
+      host.ports?.sort((a, b) => Number(a.port) - Number(b.port));
+      document[ip] = host;
+    }
+    return document;
+  }
+}
+
+/**
+ * A JSON array written as the records arrive, one record a line: memory stays flat and the
+ * document is valid as soon as `end()` has run, including after an interrupt.
+ */
+export class ArrayWriter {
+  private count = 0;
+
+  constructor(private readonly out: Writable) {}
+
+  /** Returns false when the stream wants a 'drain' before more. */
+  add(record: Rec): boolean {
+    return this.out.write(`${this.count++ === 0 ? '[\n' : ',\n'}${JSON.stringify(record)}`);
+  }
+
+  end(): void {
+    this.out.write(this.count === 0 ? '[]\n' : '\n]\n');
+  }
+}

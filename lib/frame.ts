@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import minimist from 'minimist';
+import { RecordWriter } from './output.js';
+import { PortSpecError } from './ports.js';
+import { LineError } from './records.js';
+import { SpecError } from './targets.js';
+
+/** A mistake in how the command was called: exit 2 with a hint. */
+export class UsageError extends Error {}
+
+export interface FlagSpec {
+  string?: string[];
+  boolean?: string[];
+  alias?: Record<string, string | string[]>;
+  default?: Record<string, unknown>;
+}
+
+export interface Io {
+  stdin: Readable;
+  stdout: Writable;
+  records: RecordWriter;
+  /** Aborted by SIGINT/SIGTERM or a closed stdout: stop reading, cancel in-flight work. */
+  signal: AbortSignal;
+  verbose: boolean;
+  /** Whether stderr is a terminal (progress lines are drawn only there). */
+  interactive: boolean;
+  log(message: string): void;
+  /** Report a bad input line; the run goes on and exits 2 at the end. */
+  lineError(err: LineError): void;
+  /** Set by the command: a one-line summary printed with the elapsed time under -v. */
+  summary?: () => string;
+}
+
+export interface Command {
+  name: string;
+  help: string;
+  flags: FlagSpec;
+  /** The exit status (0 when undefined). */
+  run(args: minimist.ParsedArgs, io: Io): Promise<number | void>;
+}
+
+export const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** minimist with unknown `-x` flags refused, as the style card asks. */
+export function parseFlags(argv: string[], flags: FlagSpec): minimist.ParsedArgs {
+  const unknown: string[] = [];
+  const known = new Set([...(flags.string ?? []), ...(flags.boolean ?? []), 'h', 'help', 'version']);
+  for (const [name, aliases] of Object.entries(flags.alias ?? {})) {
+    known.add(name);
+    for (const alias of [aliases].flat()) known.add(alias);
+  }
+  const args = minimist(argv, {
+    string: flags.string ?? [],
+    boolean: [...(flags.boolean ?? []), 'h', 'help', 'version'],
+    alias: flags.alias ?? {},
+    default: flags.default ?? {},
+    unknown: (arg) => {
+      if (/^--?[^-\d]/.test(arg) && !known.has(arg.replace(/^--?(no-)?/, '').replace(/=.*$/, ''))) {
+        unknown.push(arg);
+        return false;
+      }
+      return true;
+    },
+  });
+  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);
+  return args;
+}
+
+/** A positive whole number flag (`-n 4`), or a usage error naming the flag. */
+export function positiveInt(args: minimist.ParsedArgs, name: string, min = 1): number {
+  const raw: unknown = args[name];
+  const text = Array.isArray(raw) ? String(raw[raw.length - 1]) : String(raw);
+  if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`-${name.length > 1 ? '-' : ''}${name} must be a whole number >= ${min}, not "${text}"`);
+  }
+  return Number(text);
+}
+
+/** Every value of a repeatable string flag. */
+export function allValues(args: minimist.ParsedArgs, name: string): string[] {
+  const raw: unknown = args[name];
+  if (raw === undefined) return [];
+  return [raw].flat().map(String);
+}
+
+/**
+ * The one place that touches `process`: flags, help, exit codes, stdout EPIPE, signals, -v timing.
+ * Exit status: 0 done, 1 runtime failure, 2 usage or input error, 130/143 interrupted.
+ */
+export function runMain(command: Command, argv: string[] = process.argv.slice(2)): void {
+  const started = process.hrtime.bigint();
+  const abort = new AbortController();
+  let interrupted = 0;
+  let inputErrors = 0;
+  const log = (message: string): void => void process.stderr.write(`${command.name}: ${message}\n`);
+
+  // A closed stdout (`| head`) ends the command quietly with status 0.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      abort.abort();
+      process.exit(interrupted || (inputErrors > 0 ? 2 : 0));
+    }
+    log(`cannot write output: ${err.message}`);
+    process.exit(1);
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(interrupted);
+    interrupted = signal === 'SIGINT' ? 130 : 143;
+    abort.abort();
+    // In-flight work gets a second to cancel and flush; then we go regardless.
+    setTimeout(() => process.exit(interrupted), 1000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const io: Io = {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    records: new RecordWriter(process.stdout),
+    signal: abort.signal,
+    verbose: false,
+    interactive: Boolean(process.stderr.isTTY),
+    log,
+    lineError: (err) => {
+      inputErrors++;
+      log(err.message);
+    },
+  };
+
+  const finish = (code: number): void => {
+    if (io.verbose) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      log(`${io.summary ? `${io.summary()}, ` : ''}elapsed ${seconds.toFixed(3)} s`);
+    }
+    process.exitCode = interrupted || (code === 0 && inputErrors > 0 ? 2 : code);
+  };
+
+  const go = async (): Promise<number | void> => {
+    const args = parseFlags(argv, command.flags);
+    if (args.help || args.h) {
+      process.stdout.write(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
+      return 0;
+    }
+    if (args.version) {
+      process.stdout.write(`${command.name} ${VERSION}\n`);
+      return 0;
+    }
+    io.verbose = Boolean(args.v ?? args.verbose);
+    return command.run(args, io);
+  };
+
+  go().then(
+    (code) => finish(code ?? 0),
+    (err: unknown) => {
+      if (err instanceof UsageError || err instanceof SpecError || err instanceof PortSpecError) {
+        log(err.message);
+        log(`Try '${command.name} --help' for more information.`);
+        finish(2);
+        return;
+      }
+      log(err instanceof Error ? err.message : String(err));
+      if (process.env.PMAP_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+      finish(1);
+    },
+  );
+}

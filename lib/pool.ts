@@ -1,0 +1,118 @@
+import { from, Observable, type ObservableInput, type Subscription } from 'rxjs';
+
+export interface PoolOptions {
+  /** Emit each item's results in input order (a slot stays taken until its results are out). */
+  ordered?: boolean;
+  /** Awaited before each pull: the output's backpressure reaching back to the input. */
+  ready?: () => Promise<void> | undefined;
+}
+
+/**
+ * Run `project` on the items of `source`, at most `concurrency` at a time, and merge their results.
+ *
+ * This is `mergeMap(project, concurrency)` with the input pulled instead of pushed: rxjs has no
+ * backpressure, so `from(stream).pipe(mergeMap(...))` reads the whole input into mergeMap's buffer
+ * (16M lines never finished). Here the next item is asked of the iterator only when a slot frees
+ * and `ready()` says the output has room, so memory stays flat on any input size. Unsubscribing
+ * stops pulling, calls the iterator's `return()` and tears down every item in flight.
+ */
+export function pullMerge<In, Out>(
+  source: AsyncIterable<In> | Iterable<In>,
+  concurrency: number,
+  project: (item: In, index: number) => ObservableInput<Out>,
+  options: PoolOptions = {},
+): Observable<Out> {
+  return new Observable<Out>((subscriber) => {
+    const iterator: AsyncIterator<In> | Iterator<In> =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    const inners = new Set<Subscription>();
+    // Ordered mode: results of items still waiting for an earlier one, by index.
+    const pending = new Map<number, { values: Out[]; done: boolean }>();
+    let nextToEmit = 0;
+    let active = 0;
+    let index = 0;
+    let exhausted = false;
+    let pumping = false;
+    let stopped = false;
+
+    const finishIfDone = (): void => {
+      if (exhausted && active === 0 && !stopped) {
+        stopped = true;
+        subscriber.complete();
+      }
+    };
+
+    const flushOrdered = (): void => {
+      for (let slot = pending.get(nextToEmit); slot; slot = pending.get(nextToEmit)) {
+        for (const value of slot.values) subscriber.next(value);
+        slot.values = [];
+        if (!slot.done) return;
+        pending.delete(nextToEmit++);
+        active--;
+      }
+    };
+
+    const start = (item: In, at: number): void => {
+      active++;
+      if (options.ordered) pending.set(at, { values: [], done: false });
+      let inner: Subscription | undefined;
+      let finished = false;
+      inner = from(project(item, at)).subscribe({
+        next: (value) => {
+          if (!options.ordered || at === nextToEmit) subscriber.next(value);
+          else pending.get(at)?.values.push(value);
+        },
+        error: (err: unknown) => fail(err),
+        complete: () => {
+          finished = true;
+          if (inner) inners.delete(inner);
+          if (options.ordered) {
+            const slot = pending.get(at);
+            if (slot) slot.done = true;
+            flushOrdered();
+          } else {
+            active--;
+          }
+          if (!stopped) void pump();
+        },
+      });
+      if (!finished && !inner.closed) inners.add(inner);
+    };
+
+    const pump = async (): Promise<void> => {
+      if (pumping) return;
+      pumping = true;
+      try {
+        while (!stopped && !exhausted && active < concurrency) {
+          const wait = options.ready?.();
+          if (wait) await wait;
+          if (stopped) break;
+          const result = iterator.next();
+          const step = result instanceof Promise ? await result : result;
+          if (stopped) break;
+          if (step.done) exhausted = true;
+          else start(step.value, index++);
+        }
+      } catch (err) {
+        fail(err);
+      } finally {
+        pumping = false;
+      }
+      finishIfDone();
+    };
+
+    const fail = (err: unknown): void => {
+      if (stopped) return;
+      stopped = true;
+      subscriber.error(err);
+    };
+
+    void pump();
+    return () => {
+      stopped = true;
+      for (const inner of inners) inner.unsubscribe();
+      inners.clear();
+      void Promise.resolve(iterator.return?.()).catch(() => undefined);
+    };
+  });
+}

@@ -1,0 +1,114 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { addressesOf, canonicalAddress, parseSpec } from './targets.js';
+
+/** A record flowing through the pipeline: a JSON object, unknown fields kept. */
+export type Rec = Record<string, unknown>;
+
+/** A target record: a record whose `ip` is a valid address in canonical form. */
+export type Target = Rec & { ip: string };
+
+export class LineError extends Error {
+  constructor(readonly line: number, reason: string) {
+    super(`stdin:${line}: ${reason}`);
+  }
+}
+
+const EXCERPT = 60;
+
+function excerpt(text: string): string {
+  return JSON.stringify(text.length > EXCERPT ? `${text.slice(0, EXCERPT)}...` : text);
+}
+
+/**
+ * One input line as a record: a JSON object, or a bare IP address meaning `{"ip": "..."}`.
+ * Returns null for a blank line. With `needIp`, the record must carry a valid `ip`, which is
+ * rewritten in canonical form so replies can be matched against it.
+ */
+export function parseLine(text: string, line: number, needIp: boolean): Rec | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  let record: Rec;
+  if (trimmed.startsWith('{')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (err) {
+      throw new LineError(line, `invalid JSON (${(err as Error).message}): ${excerpt(trimmed)}`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new LineError(line, `not a JSON object: ${excerpt(trimmed)}`);
+    }
+    record = value as Rec;
+  } else {
+    const ip = canonicalAddress(trimmed);
+    if (ip === null) throw new LineError(line, `not a JSON record or IP address: ${excerpt(trimmed)}`);
+    return { ip };
+  }
+  if (!needIp) return record;
+  if (typeof record.ip !== 'string') throw new LineError(line, `record has no "ip" field: ${excerpt(trimmed)}`);
+  const ip = canonicalAddress(record.ip);
+  if (ip === null) throw new LineError(line, `bad IP address ${excerpt(record.ip)}`);
+  record.ip = ip;
+  return record;
+}
+
+/**
+ * Lines of a stream, numbered from 1. readline (not the `ndjson` package) because ndjson loses every
+ * row after a bad one, ends on a `null` row and re-splits huge lines quadratically: see README
+ * "Why not ndjson". `crlfDelay: Infinity` makes CRLF one line end.
+ */
+export async function* numberedLines(input: Readable): AsyncGenerator<{ line: number; text: string }> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let line = 0;
+  try {
+    for await (const text of lines) yield { line: ++line, text };
+  } finally {
+    lines.close();
+  }
+}
+
+/** Records from a stream; a bad line goes to `onError` and is skipped, the lines around it kept. */
+export async function* readRecords(
+  input: Readable,
+  onError: (err: LineError) => void,
+  needIp = true,
+): AsyncGenerator<Rec> {
+  for await (const { line, text } of numberedLines(input)) {
+    let record: Rec | null;
+    try {
+      record = parseLine(text, line, needIp);
+    } catch (err) {
+      if (!(err instanceof LineError)) throw err;
+      onError(err);
+      continue;
+    }
+    if (record !== null) yield record;
+  }
+}
+
+/** Targets named as arguments: every iprange spec, all checked before the first is expanded (lazily). */
+export function targetsFromArgs(specs: readonly string[]): Iterable<Target> {
+  const ranges = specs.flatMap((spec) => parseSpec(spec));
+  return (function* () {
+    for (const ip of addressesOf(ranges)) yield { ip };
+  })();
+}
+
+/** The items of `source` until `signal` aborts: a pending read is abandoned, not awaited. */
+export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+  });
+  try {
+    for (;;) {
+      const step = await Promise.race([iterator.next(), aborted]);
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
