@@ -7,7 +7,9 @@ import { LineError } from './records.js';
 import { SpecError } from './targets.js';
 
 /** A mistake in how the command was called: exit 2 with a hint. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 export interface FlagSpec {
   string?: string[];

@@ -1,4 +1,6 @@
 export class PortSpecError extends Error {
+  override name = 'PortSpecError';
+
   constructor(readonly spec: string, reason: string) {
     super(`bad port "${spec}": ${reason}`);
   }

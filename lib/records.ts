@@ -9,6 +9,8 @@ export type Rec = Record<string, unknown>;
 export type Target = Rec & { ip: string };
 
 export class LineError extends Error {
+  override name = 'LineError';
+
   constructor(readonly line: number, reason: string) {
     super(`stdin:${line}: ${reason}`);
   }

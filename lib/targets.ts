@@ -10,6 +10,8 @@ export interface AddressRange {
 }
 
 export class SpecError extends Error {
+  override name = 'SpecError';
+
   constructor(readonly spec: string, reason: string) {
     super(`bad target "${spec}": ${reason}`);
   }

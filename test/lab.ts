@@ -1,0 +1,187 @@
+// The test lab: a scanner namespace and a target namespace joined by a veth pair, with live hosts,
+// listeners, firewall rules and packet loss, and no route anywhere else. Every packet a lab test
+// sends stays inside these two namespaces. Addresses come from 198.18.0.0/15 (RFC 2544, reserved
+// for benchmark tests) and fd00::/8 (RFC 4193 unique local), and only ever exist inside the lab.
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const SUBNET4 = '198.18.0';
+export const SUBNET6 = 'fd00:198:18::';
+export const SCANNER_IP = `${SUBNET4}.1`;
+
+export interface LabOptions {
+  /** Live hosts: 198.18.0.10, .11, ... (and fd00:198:18::10, ...) answer ping and ARP. */
+  hosts: number;
+  /** Ports listened on, by host index. */
+  listen?: Record<number, number[]>;
+  /** Host indexes that drop ICMP echo requests (alive, but silent to ping). */
+  dropIcmp?: number[];
+  /** Ports whose SYNs are dropped (filtered), by host index. */
+  filtered?: Record<number, number[]>;
+  /** Ports answered with ICMP port-unreachable instead of RST, by host index. */
+  rejected?: Record<number, number[]>;
+  /** Share (0-1) of packets into the target namespace dropped at random. */
+  loss?: number;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Lab {
+  scannerNs: string;
+  targetNs: string;
+  /** Live host addresses, IPv4, in index order. */
+  hosts: string[];
+  hosts6: string[];
+  /** Addresses in the lab subnet that no host has (ARP goes unanswered). */
+  dead: string[];
+  /** A command inside the scanner namespace. */
+  spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
+  run(command: string, args: string[], input?: string): Promise<RunResult>;
+  close(): void;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
+const LISTENER = fileURLToPath(new URL('./fixtures/listen.js', import.meta.url));
+
+export function hostIp(index: number): string {
+  return `${SUBNET4}.${10 + index}`;
+}
+
+export function binPath(name: string): string {
+  return `${BIN}${name}`;
+}
+
+function sh(args: string[], ns?: string): void {
+  const argv = ns ? ['netns', 'exec', ns, ...args] : args.slice(1);
+  execFileSync(ns ? 'ip' : args[0] ?? '', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function has(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a lab cannot be built here, or null when it can (as root, with iproute2 and iptables). */
+export function labUnavailable(options: Pick<LabOptions, 'dropIcmp' | 'filtered' | 'rejected' | 'loss'> = {}): string | null {
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
+  if (!has('ip')) return 'iproute2 (ip) is not installed';
+  const firewall = options.dropIcmp?.length || options.filtered || options.rejected || options.loss;
+  if (firewall && !has('iptables')) return 'iptables is not installed (apt-get install iptables)';
+  return null;
+}
+
+let serial = 0;
+
+/** Build a lab; throws with the reason when it cannot (callers check labUnavailable first). */
+export async function buildLab(options: LabOptions): Promise<Lab> {
+  const id = `${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}`;
+  const scannerNs = `pms${id}`;
+  const targetNs = `pmt${id}`;
+  const children: ChildProcess[] = [];
+  const hosts = Array.from({ length: options.hosts }, (_, i) => hostIp(i));
+  const hosts6 = Array.from({ length: options.hosts }, (_, i) => `${SUBNET6}${(0x10 + i).toString(16)}`);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const child of children) child.kill('SIGKILL');
+    for (const ns of [scannerNs, targetNs]) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', close);
+  try {
+    sh(['ip', 'netns', 'add', scannerNs]);
+    sh(['ip', 'netns', 'add', targetNs]);
+    sh(['ip', 'link', 'add', `vs${id}`, 'netns', scannerNs, 'type', 'veth', 'peer', 'name', `vt${id}`, 'netns', targetNs]);
+    for (const [ns, dev, address, address6] of [
+      [scannerNs, `vs${id}`, `${SCANNER_IP}/24`, `${SUBNET6}1/64`],
+      [targetNs, `vt${id}`, null, null],
+    ] as const) {
+      sh(['ip', 'link', 'set', 'lo', 'up'], ns);
+      if (address) sh(['ip', 'addr', 'add', address, 'dev', dev], ns);
+      if (address6) sh(['ip', '-6', 'addr', 'add', address6, 'dev', dev, 'nodad'], ns);
+      sh(['ip', 'link', 'set', dev, 'up'], ns);
+    }
+    for (const [i, ip] of hosts.entries()) {
+      sh(['ip', 'addr', 'add', `${ip}/24`, 'dev', `vt${id}`], targetNs);
+      sh(['ip', '-6', 'addr', 'add', `${hosts6[i]}/64`, 'dev', `vt${id}`, 'nodad'], targetNs);
+    }
+    const rule = (...args: string[]): void => sh(['iptables', '-A', 'INPUT', ...args], targetNs);
+    const rule6 = (...args: string[]): void => sh(['ip6tables', '-A', 'INPUT', ...args], targetNs);
+    for (const i of options.dropIcmp ?? []) {
+      rule('-d', hostIp(i), '-p', 'icmp', '--icmp-type', 'echo-request', '-j', 'DROP');
+      rule6('-d', hosts6[i] ?? '', '-p', 'ipv6-icmp', '--icmpv6-type', 'echo-request', '-j', 'DROP');
+    }
+    for (const [i, ports] of Object.entries(options.filtered ?? {})) {
+      for (const port of ports) rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', String(port), '-j', 'DROP');
+    }
+    for (const [i, ports] of Object.entries(options.rejected ?? {})) {
+      for (const port of ports) {
+        rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', String(port), '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable');
+      }
+    }
+    if (options.loss) {
+      // Drop a share of everything but ARP (which iptables never sees) coming into the targets.
+      rule('-m', 'statistic', '--mode', 'random', '--probability', String(options.loss), '-j', 'DROP');
+      rule6('-m', 'statistic', '--mode', 'random', '--probability', String(options.loss), '-j', 'DROP');
+    }
+    const endpoints = Object.entries(options.listen ?? {}).flatMap(([i, ports]) =>
+      ports.flatMap((port) => [`${hostIp(Number(i))}:${port}`, `[${hosts6[Number(i)]}]:${port}`]),
+    );
+    if (endpoints.length > 0) {
+      const listener = spawn('ip', ['netns', 'exec', targetNs, process.execPath, LISTENER, ...endpoints], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(listener);
+      await once(listener.stdout!, 'data');
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  const dead = Array.from({ length: 5 }, (_, i) => `${SUBNET4}.${200 + i}`);
+  const spawnIn = (command: string, args: string[], spawnOptions: SpawnOptions = {}): ChildProcess =>
+    spawn('ip', ['netns', 'exec', scannerNs, command, ...args], spawnOptions);
+  return {
+    scannerNs,
+    targetNs,
+    hosts,
+    hosts6,
+    dead,
+    spawn: spawnIn,
+    run: (command, args, input) => collect(spawnIn(command, args), input),
+    close,
+  };
+}
+
+/** Run a child to the end, feeding `input` and gathering its output. */
+export async function collect(child: ChildProcess, input?: string): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(input ?? '');
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, stdout, stderr };
+}
+
+/** Run one of our bins on this machine (loopback tests), optionally with stdin. */
+export function runBin(name: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return collect(spawn(binPath(name), args, { env: { ...process.env, ...env } }), input);
+}
