@@ -34,9 +34,9 @@ export async function timeCommand(argv: string[], options: RunOptions = {}): Pro
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(options.input ?? '');
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(options.input ?? '');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   try {
     const [wall, user, sys, rss] = readFileSync(report, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
