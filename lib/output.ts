@@ -2,9 +2,9 @@ import type { Writable } from 'node:stream';
 import type { Observable } from 'rxjs';
 import type { Rec } from './records.js';
 
-/** Resolves when a full stream drains, or closes (a closed stream will never drain). */
+/** Resolves when the stream has room: at once, or when it drains or closes (a closed one never drains). */
 export function drained(stream: Writable): Promise<void> {
-  if (stream.destroyed) return Promise.resolve();
+  if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off('drain', done);

@@ -1,0 +1,202 @@
+// Running one probe stage on several cores: the work records are dealt to K shards (child
+// processes running the filter bin, or worker threads running the same lib function), and their
+// result records merged back. The shards run the very code the single-loop mode runs; only the
+// plumbing differs, so every mode gives the same records.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
+import { Observable } from 'rxjs';
+import { drained } from './output.js';
+import type { Rec } from './records.js';
+
+/** One shard: takes work records, gives result records. */
+interface Shard {
+  /** Queue one work record; false when the shard wants `ready()` awaited before more. */
+  send(item: Rec): boolean;
+  ready(): Promise<void>;
+  /** No more work: the shard finishes what it has and ends its output. */
+  end(): void;
+  kill(): void;
+  /** Resolves when its output has ended; rejects if it failed. */
+  done: Promise<void>;
+}
+
+export interface ShardOptions {
+  shards: number;
+  /** Awaited before each pull: the output's backpressure reaching the input. */
+  ready?: () => Promise<void> | undefined;
+  /** A line the shard wrote on stderr. */
+  onLog?: (line: string) => void;
+}
+
+/**
+ * Deal `items` to the shards made by `makeShard`, always to the one with room (the least busy), and
+ * merge their output. Unsubscribing kills every shard.
+ */
+function dealAcross(
+  items: AsyncIterable<Rec> | Iterable<Rec>,
+  options: ShardOptions,
+  makeShard: (emit: (record: Rec) => void) => Shard,
+): Observable<Rec> {
+  return new Observable<Rec>((subscriber) => {
+    const shards = Array.from({ length: options.shards }, () => makeShard((record) => subscriber.next(record)));
+    // A shard killed on unsubscribe fails its `done`, which nobody awaits any more.
+    for (const shard of shards) shard.done.catch(() => undefined);
+    let stopped = false;
+    const deal = async (): Promise<void> => {
+      // A full shard's pending ready(), cached so waiting on it again adds no listener.
+      const full: (Promise<number> | undefined)[] = shards.map(() => undefined);
+      let turn = 0;
+      for await (const item of items as AsyncIterable<Rec>) {
+        if (stopped) return;
+        const wait = options.ready?.();
+        if (wait) await wait;
+        // Round robin over the shards with room; when all are full, wait for the first to drain.
+        let index = -1;
+        for (let k = 0; k < shards.length && index < 0; k++) {
+          if (!full[(turn + k) % shards.length]) index = (turn + k) % shards.length;
+        }
+        if (index < 0) index = await Promise.race(full as Promise<number>[]);
+        turn = index + 1;
+        const shard = shards[index] as Shard;
+        if (!shard.send(item)) {
+          const k = index;
+          full[k] = shard.ready().then(() => {
+            full[k] = undefined;
+            return k;
+          });
+        }
+      }
+      for (const shard of shards) shard.end();
+      await Promise.all(shards.map((shard) => shard.done));
+    };
+    deal().then(
+      () => {
+        stopped = true;
+        subscriber.complete();
+      },
+      (err: unknown) => {
+        stopped = true;
+        for (const shard of shards) shard.kill();
+        subscriber.error(err);
+      },
+    );
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      for (const shard of shards) shard.kill();
+    };
+  });
+}
+
+/**
+ * Child processes running a filter (`tcpprobe`, `pingprobe`) fed NDJSON over their stdin: the
+ * natural Unix form of `-m proc`. Each child's stdin pipe is its queue and its backpressure.
+ */
+export function inProcesses(
+  items: AsyncIterable<Rec> | Iterable<Rec>,
+  command: string,
+  args: string[],
+  options: ShardOptions,
+): Observable<Rec> {
+  return dealAcross(items, options, (emit) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let failure: Error | null = null;
+    child.on('error', (err) => (failure = err));
+    child.stdin.on('error', () => undefined);
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => options.onLog?.(line));
+    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      if (line.trim() !== '') emit(JSON.parse(line) as Rec);
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      child.on('close', (code, signal) => {
+        if (failure) reject(failure);
+        else if (code === 0 || code === 130 || code === 143 || signal) resolve();
+        else reject(new Error(`${command} exited with status ${code}`));
+      });
+    });
+    return {
+      send: (item) => child.stdin.write(`${JSON.stringify(item)}\n`),
+      ready: () => drained(child.stdin),
+      end: () => child.stdin.end(),
+      kill: () => child.kill('SIGTERM'),
+      done,
+    };
+  });
+}
+
+/** What a probe worker thread runs: a module exporting `run(items, options)` → Observable<Rec>. */
+export interface WorkerJob {
+  /** file: URL of the module that exports the probe function. */
+  module: string;
+  /** The export to call as `(targets: AsyncIterable<Rec>, options) => Observable<Rec>`. */
+  entry: string;
+  options: unknown;
+}
+
+export const WORKER_SCRIPT = new URL('./probe-worker.js', import.meta.url);
+
+/** Messages between the main thread and a probe worker. */
+export type ToWorker = { type: 'items'; items: Rec[] } | { type: 'end' };
+export type FromWorker =
+  | { type: 'records'; records: Rec[] }
+  | { type: 'pulled'; count: number }
+  | { type: 'log'; line: string };
+
+/** How many work records may wait in a worker's queue before the dealer waits. */
+const WORKER_WINDOW = 1024;
+const BATCH = 64;
+
+/**
+ * Worker threads each running the probe function on its share (`-m thread`). Records go over in
+ * batches; a worker says how many it has pulled, so no more than WORKER_WINDOW wait in its queue.
+ */
+export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: WorkerJob, options: ShardOptions): Observable<Rec> {
+  return dealAcross(items, options, (emit) => {
+    const worker = new Worker(WORKER_SCRIPT, { workerData: job });
+    let outstanding = 0;
+    let batch: Rec[] = [];
+    let waiters: (() => void)[] = [];
+    const flush = (): void => {
+      if (batch.length === 0) return;
+      worker.postMessage({ type: 'items', items: batch } satisfies ToWorker);
+      batch = [];
+    };
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'records') for (const record of message.records) emit(record);
+      else if (message.type === 'log') options.onLog?.(message.line);
+      else {
+        outstanding -= message.count;
+        // The worker is pulling: hand it what is batched rather than hold it back.
+        flush();
+        if (outstanding < WORKER_WINDOW) {
+          for (const wake of waiters) wake();
+          waiters = [];
+        }
+      }
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`probe worker exited with status ${code}`))));
+    });
+    return {
+      send: (item) => {
+        outstanding++;
+        batch.push(item);
+        if (batch.length >= BATCH || outstanding <= BATCH) flush();
+        return outstanding < WORKER_WINDOW;
+      },
+      ready: () => {
+        flush();
+        return outstanding < WORKER_WINDOW ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
+      },
+      end: () => {
+        flush();
+        worker.postMessage({ type: 'end' } satisfies ToWorker);
+      },
+      kill: () => void worker.terminate(),
+      done,
+    };
+  });
+}
