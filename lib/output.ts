@@ -37,7 +37,7 @@ export class RecordWriter {
  * Write every record of `records` and resolve when it completes, or when `signal` aborts (the
  * subscription is then cancelled, which stops reading input and tears down in-flight probes).
  */
-export function writeAll(records: Observable<Rec>, writer: RecordWriter, signal: AbortSignal): Promise<void> {
+export function writeAll(records: Observable<Rec>, writer: { write(record: Rec): void }, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const stop = (): void => {
       subscription.unsubscribe();

@@ -79,8 +79,13 @@ export class TerminalReport {
     return kind === 'ping' ? `${'HOST'.padEnd(15)}  STATE` : `${'HOST'.padEnd(15)}  ${'PORT'.padEnd(9)}  ${'STATE'.padEnd(11)}  ${'SERVICE'.padEnd(14)}  RTT`;
   }
 
-  write(text: string): boolean {
-    return this.out.write(`${text}\n`);
+  print(text: string): void {
+    this.out.write(`${text}\n`);
+  }
+
+  /** A result record as its line (the sink pmap's results are written to). */
+  write(record: Rec): void {
+    this.print(this.line(record));
   }
 }
 

@@ -1,0 +1,206 @@
+// pmap, the front end: the classic "ping a range / scan a host" jobs in one command, built from
+// the same probes as the filters. -m picks how they run: one event loop, worker threads, or
+// child filter processes; the records, and so the output, are the same in each.
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type minimist from 'minimist';
+import { filter, tap, type Observable } from 'rxjs';
+import { HostGroups } from './document.js';
+import { positiveInt, UsageError, type Io } from './frame.js';
+import { writeAll } from './output.js';
+import { inProcesses, inThreads } from './parallel.js';
+import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
+import { targetsFromArgs, type Rec, type Target } from './records.js';
+import { summaryLine, Tally, TerminalReport } from './report.js';
+import { ServiceNames } from './services.js';
+import { parseSpec, rangeSize } from './targets.js';
+
+export type Kind = 'ping' | 'tcp';
+export type Mode = 'async' | 'thread' | 'proc';
+
+export interface PmapOptions {
+  kind: Kind;
+  spec: string;
+  concurrency: number;
+  mode: Mode;
+  portsSpec: string;
+  ports: number[];
+  timeoutMs: number;
+  retries: number;
+  count: number;
+  all: boolean;
+  json: boolean;
+  file?: string;
+  /** Workers or child processes for -m thread|proc. */
+  shards: number;
+}
+
+/**
+ * The seed spells the target flag `-ip`, which getopt-style parsers read as `-i -p`: make it the
+ * long option before minimist sees it (`-ip X`, `-ip=X`).
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+}
+
+function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values: readonly T[], fallback?: T): T {
+  const raw: unknown = args[flag];
+  if ((raw === undefined || raw === '') && fallback) return fallback;
+  const value = Array.isArray(raw) ? String(raw[raw.length - 1]) : raw === undefined ? '' : String(raw);
+  if (value === '') throw new UsageError(`missing -${flag} ${values.join('|')}`);
+  if (!(values as readonly string[]).includes(value)) {
+    throw new UsageError(`-${flag} must be ${values.join(', ')} or ${values[values.length - 1]}, not "${value}"`.replace(/, (\w+) or \1,/, ' or '));
+  }
+  return value as T;
+}
+
+/** Flags to options, every mistake a UsageError naming the flag (exit 2). */
+export function pmapOptions(args: minimist.ParsedArgs, shards = availableParallelism()): PmapOptions {
+  const kind = oneOf<Kind>(args, 'f', ['ping', 'tcp']);
+  const spec = args.ip === undefined ? '' : String([args.ip].flat().pop());
+  if (spec === '' || args.ip === true) throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
+  parseSpec(spec);
+  const portsSpec = args.p === undefined ? DEFAULT_PORTS : String([args.p].flat().pop());
+  const options: PmapOptions = {
+    kind,
+    spec,
+    concurrency: positiveInt(args, 'n'),
+    mode: oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async'),
+    portsSpec,
+    ports: parsePorts(portsSpec),
+    timeoutMs: positiveInt(args, 't'),
+    retries: positiveInt(args, 'r', 0),
+    count: positiveInt(args, 'c'),
+    all: Boolean(args.all),
+    json: Boolean(args.json),
+    shards: Math.max(1, shards),
+  };
+  if (args.w !== undefined) {
+    const file = String([args.w].flat().pop());
+    if (file === '' || args.w === true) throw new UsageError('missing FILE after -w');
+    options.file = file;
+  }
+  return options;
+}
+
+/** The JSON file: written whole to a temporary name and renamed, so it is never half a document. */
+export class ScanFile {
+  constructor(readonly path: string) {}
+
+  /** Fail before the scan, not after it, when the file cannot be written. */
+  check(): void {
+    const probe = this.temporary();
+    try {
+      closeSync(openSync(probe, 'w'));
+      unlinkSync(probe);
+    } catch (err) {
+      throw new UsageError(`cannot write -w ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  save(document: unknown): void {
+    const temporary = this.temporary();
+    writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
+    renameSync(temporary, this.path);
+  }
+
+  private temporary(): string {
+    return join(dirname(this.path), `.${basename(this.path)}.${randomBytes(4).toString('hex')}.tmp`);
+  }
+}
+
+/** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
+function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generator<Target> {
+  for (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
+}
+
+const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
+
+/** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
+function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
+  const targets = targetsFromArgs([options.spec]);
+  const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
+  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries };
+  const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
+  if (options.mode === 'async') return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+
+  const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
+  const shardOptions = { shards: options.shards, ready, onLog: log };
+  if (options.mode === 'thread') {
+    // Threads share the process's descriptor table: each gets its share of the limit.
+    const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
+    const job = options.kind === 'tcp'
+      ? { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }
+      : { module: PROBES_MODULE, entry: 'pingRecords', options: { ...ping, concurrency: perShard } };
+    return inThreads(work, job, shardOptions);
+  }
+  const common = ['-n', String(perShard), '-t', String(options.timeoutMs), '-r', String(options.retries), '--all'];
+  return options.kind === 'tcp'
+    ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec], shardOptions)
+    : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);
+}
+
+function shown(record: Rec, all: boolean): boolean {
+  return all || record.alive === true || record.state === 'open';
+}
+
+/** Run a scan: results on the terminal (or NDJSON with --json) as they come, the file at the end. */
+export async function runPmap(options: PmapOptions, io: Io, context: { argv: string[]; colour: boolean; fdLimit: number | null }): Promise<number> {
+  const file = options.file === undefined ? null : new ScanFile(options.file);
+  file?.check();
+  const started = new Date();
+  const tally = new Tally();
+  const hosts = new HostGroups();
+  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames() });
+  const ranges = parseSpec(options.spec);
+  const addresses = ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
+  const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
+  io.summary = () =>
+    `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${tally.totals.hosts} hosts, ${tally.totals.up} up` +
+    (options.kind === 'tcp' ? `, ${tally.totals.ports} ports, ${tally.totals.open} open` : '');
+
+  if (!options.json) report.print(report.header(options.kind));
+  let done = 0;
+  const progressUnit = options.kind === 'tcp' ? 'ports' : 'hosts';
+  const results = probeRecords(options, context.fdLimit, () => io.records.ready(), io.log).pipe(
+    tap((record) => {
+      tally.add(record);
+      const found = options.kind === 'tcp' ? `${tally.totals.open} open` : `${tally.totals.up} up`;
+      io.progress?.(`${++done}/${expected} ${progressUnit}, ${found}`);
+    }),
+    filter((record) => shown(record, options.all)),
+    tap((record) => hosts.add(record as Target)),
+  );
+  const shownRecords = writeAll(results, options.json ? io.records : report, io.signal);
+  try {
+    await shownRecords;
+  } finally {
+    const ended = new Date();
+    const seconds = (ended.getTime() - started.getTime()) / 1000;
+    const interrupted = io.signal.aborted;
+    if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, interrupted));
+    file?.save({
+      scan: {
+        command: ['pmap', ...context.argv].join(' '),
+        kind: options.kind,
+        mode: options.mode,
+        targets: options.spec,
+        ...(options.kind === 'tcp' ? { ports: options.portsSpec } : {}),
+        concurrency: options.concurrency,
+        timeout_ms: options.timeoutMs,
+        retries: options.retries,
+        start: started.toISOString(),
+        end: ended.toISOString(),
+        elapsed_s: seconds,
+        interrupted,
+        totals: tally.totals,
+      },
+      hosts,
+    });
+  }
+  return 0;
+}
