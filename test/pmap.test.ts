@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { binPath, buildLab, collect, labUnavailable, runBin } from './lab.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pmap-test-'));
+
+/** Listen on ephemeral loopback ports; returns the ports and a closer. */
+async function listeners(count: number): Promise<{ ports: number[]; close(): void }> {
+  const servers: Server[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = createServer((socket) => socket.on('error', () => undefined));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+  }
+  const ports = servers.map((s) => (s.address() as { port: number }).port).sort((a, b) => a - b);
+  return { ports, close: () => servers.forEach((s) => s.close()) };
+}
+
+/** A loopback port nobody listens on (bound then released). */
+async function closedPort(): Promise<number> {
+  const { ports, close } = await listeners(1);
+  close();
+  return ports[0] as number;
+}
+
+t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async (t) => {
+  const cases: [string[], string][] = [
+    [['-ip', '127.0.0.1'], 'missing -f ping|tcp'],
+    [['-f', 'udp', '-ip', '127.0.0.1'], '-f must be ping or tcp, not "udp"'],
+    [['-f', 'tcp'], 'missing -ip SPEC (an address, range, CIDR or list)'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-n', '0'], '-n must be a whole number >= 1, not "0"'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-n', 'abc'], '-n must be a whole number >= 1, not "abc"'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-n', '-3'], 'unknown option -3'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-m', 'fork'], '-m must be async, thread or proc, not "fork"'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-p', '80-20'], 'bad port "80-20": the range ends before it starts'],
+    [['-f', 'ping', '-ip', '127.0.0.300'], 'bad target "127.0.0.300": not an IP address, range or CIDR'],
+    [['-f', 'ping', '-ip', '127.0.0.1', '--frobnicate'], 'unknown option --frobnicate'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-w', '/nonexistent-dir/result.json'], 'cannot write -w /nonexistent-dir/result.json: ENOENT'],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runBin('pmap', args);
+    t.equal(result.stderr, `pmap: ${message}\npmap: Try 'pmap --help' for more information.\n`, args.join(' '));
+    t.equal(result.stdout, '', 'nothing on stdout');
+    t.equal(result.code, 2);
+  }
+});
+
+t.test('tcp on loopback: the table, the summary and the JSON file', async (t) => {
+  const open = await listeners(3);
+  t.teardown(open.close);
+  const closed = await closedPort();
+  const ports = [...open.ports, closed].join(',');
+  const file = join(dir, 'loopback.json');
+  const result = await runBin('pmap', ['-n', '10', '-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-w', file]);
+  t.equal(result.code, 0);
+  t.equal(result.stderr, '');
+  const lines = result.stdout.trimEnd().split('\n');
+  t.match(lines[0], /^HOST\s+PORT\s+STATE\s+SERVICE\s+RTT$/);
+  const rows = lines.slice(1, -1).sort();
+  t.equal(rows.length, 3, 'one line per open port, no closed ones');
+  for (const [i, port] of open.ports.entries()) t.match(rows[i], new RegExp(`^127\\.0\\.0\\.1\\s+${port}/tcp\\s+open\\s+\\S+\\s+\\d+\\.\\d\\d ms$`));
+  t.match(lines.at(-1), /^pmap done: 1 IP address \(1 host up\), 4 ports: 3 open, 1 closed, 0 filtered, scanned in \d+\.\d\d seconds$/);
+  const document = JSON.parse(readFileSync(file, 'utf8'));
+  t.same(Object.keys(document), ['scan', 'hosts']);
+  t.same(document.hosts['127.0.0.1'].ports.map((p: { port: number; state: string }) => [p.port, p.state]), open.ports.map((p) => [p, 'open']));
+  t.match(document.scan, {
+    command: `pmap -n 10 -f tcp -ip 127.0.0.1 -p ${ports} -w ${file}`,
+    kind: 'tcp',
+    mode: 'async',
+    interrupted: false,
+    totals: { hosts: 1, up: 1, ports: 4, open: 3, closed: 1, filtered: 0 },
+  });
+  t.same(readdirSync(dir).filter((name) => name.endsWith('.tmp')), [], 'no temporary file left');
+});
+
+t.test('--json prints the records; --all adds the closed ports', async (t) => {
+  const open = await listeners(1);
+  t.teardown(open.close);
+  const closed = await closedPort();
+  const result = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', `${open.ports[0]},${closed}`, '--json', '--all']);
+  const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { port: number; state: string });
+  t.same(records.map((r) => [r.port, r.state]).sort(), [[open.ports[0], 'open'], [closed, 'closed']].sort());
+  t.equal(result.code, 0);
+});
+
+t.test('every -m mode gives the same answer on loopback', async (t) => {
+  const open = await listeners(4);
+  t.teardown(open.close);
+  const spec = `${open.ports[0]! - 50}-${open.ports[3]! + 50},${open.ports.join(',')}`;
+  const answers: Record<string, string> = {};
+  for (const mode of ['async', 'thread', 'proc']) {
+    const result = await runBin('pmap', ['-n', '40', '-f', 'tcp', '-ip', '127.0.0.1-2', '-p', spec, '-m', mode, '--json']);
+    t.equal(result.code, 0, mode);
+    answers[mode] = result.stdout.trim().split('\n').map((line) => {
+      const r = JSON.parse(line) as { ip: string; port: number; state: string };
+      return `${r.ip} ${r.port} ${r.state}`;
+    }).sort().join('\n');
+  }
+  // The listeners are bound to 127.0.0.1 only: on 127.0.0.2 every port is closed.
+  const expected = open.ports.map((p) => `127.0.0.1 ${p} open`).sort().join('\n');
+  t.equal(answers.async, expected);
+  t.equal(answers.thread, expected);
+  t.equal(answers.proc, expected);
+});
+
+t.test('ping on loopback lists the live hosts', async (t) => {
+  const result = await runBin('pmap', ['-n', '4', '-f', 'ping', '-ip', '127.0.0.1-127.0.0.3']);
+  t.equal(result.code, 0);
+  const lines = result.stdout.trimEnd().split('\n');
+  t.match(lines[0], /^HOST\s+STATE$/);
+  t.same(lines.slice(1, -1).map((line) => line.split(/\s+/).slice(0, 2).join(' ')).sort(), ['127.0.0.1 up', '127.0.0.2 up', '127.0.0.3 up']);
+  t.match(lines.at(-1), /^pmap done: 3 IP addresses \(3 hosts up\), scanned in/);
+});
+
+t.test('the seed command lines in the lab', async (t) => {
+  const why = labUnavailable({ filtered: { 0: [81] } });
+  if (why) return t.skip(why);
+  const lab = await buildLab({ hosts: 4, listen: { 0: [22, 80, 443] }, filtered: { 0: [81] }, dropIcmp: [3] });
+  t.teardown(lab.close);
+  const [a, , , d] = lab.hosts;
+
+  // pmap -n 4 -f ping -ip 192.168.0.1-192.168.0.100, with the lab's addresses.
+  const ping = await lab.run(binPath('pmap'), ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`]);
+  t.equal(ping.code, 0);
+  const up = ping.stdout.split('\n').filter((line) => / up /.test(line)).map((line) => line.split(/\s+/)[0]);
+  t.same(up.sort(), lab.hosts.slice(0, 3).sort(), 'live hosts listed; the ICMP-dropping one and the dead ones not');
+  t.notOk(ping.stdout.includes(d as string));
+  t.match(ping.stdout, /pmap done: 21 IP addresses \(3 hosts up\)/);
+
+  // pmap -n 10 -f tcp -ip 192.168.0.1 -w result.json
+  const answers: string[] = [];
+  for (const mode of ['async', 'thread', 'proc']) {
+    const file = join(dir, `lab-${mode}.json`);
+    const tcp = await lab.run(binPath('pmap'), ['-n', '10', '-f', 'tcp', '-ip', a as string, '-w', file, '-m', mode, '-t', '300']);
+    t.equal(tcp.code, 0, mode);
+    t.match(tcp.stdout, /22\/tcp\s+open\s+ssh/);
+    t.match(tcp.stdout, /80\/tcp\s+open\s+http/);
+    t.match(tcp.stdout, /443\/tcp\s+open\s+https/);
+    t.match(tcp.stdout, /1024 ports: 3 open, 1020 closed, 1 filtered/);
+    const document = JSON.parse(readFileSync(file, 'utf8'));
+    answers.push(JSON.stringify(document.hosts));
+    t.same(document.hosts[a as string].ports.map((p: { port: number }) => p.port), [22, 80, 443]);
+  }
+  t.equal(new Set(answers).size, 1, 'the same document in every mode');
+});
+
+t.test('Ctrl-C leaves a valid JSON file with what was found, and exits 130', async (t) => {
+  const why = labUnavailable({ filtered: { 0: [1] } });
+  if (why) return t.skip(why);
+  const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: [...Array(200).keys()].map((i) => i + 100) } });
+  t.teardown(lab.close);
+  const file = join(dir, 'interrupted.json');
+  // Port 22 answers at once; the 200 filtered ports keep the scan busy for seconds.
+  const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-299', '-w', file]);
+  let seen = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
+  while (!seen.includes('22/tcp')) await once(child.stdout!, 'data');
+  child.kill('SIGINT');
+  const result = await collect(child);
+  t.equal(result.code, 130);
+  t.match(seen, /pmap interrupted: 1 IP address \(1 host up\)/);
+  t.ok(existsSync(file));
+  const document = JSON.parse(readFileSync(file, 'utf8'));
+  t.equal(document.scan.interrupted, true);
+  t.same(document.hosts[lab.hosts[0] as string].ports.map((p: { port: number }) => p.port), [22]);
+});
+
+t.test('a closed stdout ends pmap quietly', async (t) => {
+  const child = spawn(binPath('pmap'), ['-f', 'ping', '-ip', '127.0.0.0/24', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await once(child.stdout, 'data');
+  child.stdout.destroy();
+  const result = await collect(child);
+  t.equal(result.code, 0);
+  t.equal(result.stderr, '');
+});
