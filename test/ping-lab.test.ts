@@ -1,6 +1,6 @@
 // pingprobe inside the test lab (test/lab.ts): every packet stays in namespaces this test creates.
 import t from 'tap';
-import { binPath, buildLab, collect, labUnavailable, SUBNET6, type Lab } from './lab.js';
+import { binPath, buildLab, collect, labUnavailable, SUBNET4, SUBNET6, type Lab } from './lab.js';
 
 type Row = Record<string, unknown>;
 
@@ -34,7 +34,11 @@ t.test('live, dead and ICMP-dropping hosts are classified exactly, IPv4 and IPv6
   const live = [0, 2, 3].flatMap((i) => [lab.hosts[i]!, lab.hosts6[i]!]);
   const dropping = [lab.hosts[1]!, lab.hosts6[1]!];
   const dead = [...lab.dead, ...DEAD6];
-  const targets = [...live, ...dropping, ...dead];
+  // An unreachable route in the scanner namespace: the kernel refuses the send, nothing leaves.
+  const unroutable = [`${SUBNET4}.250`, `${SUBNET6}fa`];
+  await lab.run('ip', ['route', 'add', 'unreachable', `${unroutable[0]}/32`]);
+  await lab.run('ip', ['-6', 'route', 'add', 'unreachable', `${unroutable[1]}/128`]);
+  const targets = [...live, ...dropping, ...dead, ...unroutable];
   const checkRows = (rows: Map<string, Row>, how: string): void => {
     t.same([...rows.keys()].sort(), [...targets].sort(), `${how}: one record per target`);
     for (const ip of live) t.match(rows.get(ip), { ip, alive: true, rtt: Number }, `${how}: ${ip} alive`);
@@ -42,6 +46,7 @@ t.test('live, dead and ICMP-dropping hosts are classified exactly, IPv4 and IPv6
     // A firewall that drops says nothing: no reason. An address no one holds may get host-unreachable
     // from our own stack once ARP/ND give up (about 3 s), or time out first.
     for (const ip of dropping) t.same(rows.get(ip), { ip, alive: false }, `${how}: ${ip} silent`);
+    for (const ip of unroutable) t.same(rows.get(ip), { ip, alive: false, reason: 'send failed: No route to host' }, `${how}: ${ip} unroutable`);
     for (const ip of dead) {
       const row = rows.get(ip);
       t.equal(row?.alive, false, `${how}: ${ip} not alive`);
