@@ -1,0 +1,58 @@
+// Raw ICMP sockets through @neuralegion/raw-socket.
+//
+// Why this module and not `raw-socket`: both are the same C++ addon, but `raw-socket` 1.8.1 compiles
+// with node-gyp at install (a compiler on every machine, and nan pinned to 2.19, which stops at Node
+// 21), while @neuralegion/raw-socket ships prebuilt binaries for Linux/macOS/Windows and Node 10-22,
+// has typings, and falls back to node-gyp only where no prebuild fits. So `npm ci` needs nothing but
+// the registry. Neither opens unprivileged ICMP datagram sockets on Linux (SOCK_DGRAM is tried on
+// macOS only), so without CAP_NET_RAW we fall back to the system ping binary (see ping-command.ts).
+//
+// It is imported lazily: a machine where the addon cannot load still pings through that fallback.
+import { WANTED_TYPES } from './icmp.js';
+import type { IcmpSocket, OpenIcmpSocket } from './icmp-engine.js';
+import type { Family } from './targets.js';
+
+// raw(7): ICMP_FILTER on SOL_RAW takes a 32-bit mask, a set bit filters that ICMP type out.
+const SOL_RAW = 255;
+const ICMP_FILTER = 1;
+// RFC 3542 3.2: ICMP6_FILTER on IPPROTO_ICMPV6 takes 256 bits; on Linux a set bit blocks that type.
+const IPPROTO_ICMPV6 = 58;
+const ICMP6_FILTER = 1;
+
+/** The kernel-side filter keeping only the types a probe needs (no one else's echo requests, nor ours on lo). */
+export function icmpFilter(family: Family): Buffer | number {
+  if (family === 4) {
+    let pass = 0;
+    for (const type of WANTED_TYPES[4]) pass |= 1 << type;
+    return ~pass >>> 0;
+  }
+  const words = new Uint32Array(8).fill(0xffffffff);
+  for (const type of WANTED_TYPES[6]) words[type >> 5] = (words[type >> 5]! & ~(1 << (type & 31))) >>> 0;
+  return Buffer.from(words.buffer);
+}
+
+/** Loads the addon and returns a socket opener; rejects when the addon cannot load here. */
+export async function loadRawSocket(): Promise<OpenIcmpSocket> {
+  const raw = (await import('@neuralegion/raw-socket')).default;
+  return (family, handlers): IcmpSocket => {
+    const socket = raw.createSocket({
+      protocol: family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
+      addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
+    });
+    const filter = icmpFilter(family);
+    try {
+      if (typeof filter === 'number') socket.setOption(SOL_RAW, ICMP_FILTER, filter);
+      // The addon takes a Buffer value when a length is given; its typings only know numbers.
+      else socket.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, filter as unknown as number, filter.length);
+    } catch {
+      // Not Linux: the engine drops what is not ours by type and identifier anyway.
+    }
+    // The addon hands every packet in one shared buffer: the engine parses it before returning.
+    socket.on('message', (packet: Buffer, source: string) => handlers.message(packet, source));
+    socket.on('error', (err: Error) => handlers.error(err));
+    return {
+      send: (packet, address, sent) => void socket.send(packet, 0, packet.length, address, (err: Error | null) => sent(err)),
+      close: () => void socket.close(),
+    };
+  };
+}

@@ -1,0 +1,173 @@
+// The ping sweep: target records in, a record per answering host out (and per silent one with --all).
+// Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
+import { Observable, type Subscription } from 'rxjs';
+import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
+import { loadRawSocket } from './icmp-socket.js';
+import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
+import { pullMerge } from './pool.js';
+import type { Rec, Target } from './records.js';
+import { familyOf, type Family } from './targets.js';
+
+export interface PingOptions {
+  /** Probes in flight (-n). */
+  concurrency: number;
+  /** Wait for the first try (-t), ms. */
+  timeoutMs: number;
+  /** Tries after the first (-r). */
+  retries: number;
+  /** Echoes per host (-c); above 1 the record carries sent/received/loss and min/avg/max rtt. */
+  count: number;
+  /** Emit silent and unreachable hosts too (--all). */
+  all?: boolean;
+  /** Retry backoff factor (fping -B); 1.5 by default. */
+  backoff?: number;
+  /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
+  method?: 'auto' | 'raw' | 'ping';
+  /** Loads the raw socket layer; rejecting or throwing EPERM/EACCES on open means "no privilege". */
+  loadSocket?: () => Promise<OpenIcmpSocket>;
+  /** Runs the system ping (the fallback). */
+  runPing?: RunPing;
+  /** One-line notices (the fallback being taken), for stderr. */
+  log?: (message: string) => void;
+}
+
+export interface PingStats {
+  method?: 'raw' | 'ping';
+  hosts: number;
+  alive: number;
+  /** Echo requests sent, retries included. */
+  sent: number;
+}
+
+/** Neither raw sockets nor the ping binary can send an echo here: a runtime failure (exit 1). */
+export class PrivilegeError extends Error {
+  override name = 'PrivilegeError';
+}
+
+interface Prober {
+  method: 'raw' | 'ping';
+  probe(ip: string, family: Family, options: EchoOptions): Observable<EchoResult>;
+  close(): void;
+}
+
+const NO_PRIVILEGE = /operation not permitted|permission denied|EPERM|EACCES/i;
+const GRANT_HINT =
+  'run as root, or grant the capability: sudo setcap cap_net_raw+ep "$(readlink -f "$(which node)")"';
+
+/**
+ * Sweep `targets` with ICMP echo. `ready` is awaited before each target is read (the output's
+ * backpressure). Subscribing starts the sweep; completing or unsubscribing closes every socket and
+ * kills any ping still running. `stats` fill in as it goes.
+ */
+export function pingSweep(
+  targets: Iterable<Target> | AsyncIterable<Target>,
+  options: PingOptions,
+  ready?: () => Promise<void> | undefined,
+): { records: Observable<Rec>; stats: PingStats } {
+  const stats: PingStats = { hosts: 0, alive: 0, sent: 0 };
+  const echo: EchoOptions = {
+    timeoutMs: options.timeoutMs,
+    retries: options.retries,
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    count: options.count,
+  };
+  const records = new Observable<Rec>((subscriber) => {
+    let prober: Prober | undefined;
+    let sweep: Subscription | undefined;
+    let stopped = false;
+    const close = (): void => {
+      stopped = true;
+      sweep?.unsubscribe();
+      prober?.close();
+    };
+    chooseProber(options).then(
+      (chosen) => {
+        prober = chosen;
+        stats.method = chosen.method;
+        if (stopped) return chosen.close();
+        const probeTarget = (target: Target): Observable<Rec> =>
+          new Observable<Rec>((inner) => {
+            const family = familyOf(target.ip) || 4;
+            return chosen.probe(target.ip, family, echo).subscribe({
+              next: (result) => {
+                stats.hosts++;
+                stats.sent += result.sent;
+                if (result.rtts.length > 0) stats.alive++;
+                const record = hostRecord(target, result, echo.count);
+                if (record.alive || options.all) inner.next(record);
+              },
+              error: (err: unknown) => inner.error(err),
+              complete: () => inner.complete(),
+            });
+          });
+        sweep = pullMerge(targets, options.concurrency, probeTarget, ready ? { ready } : {}).subscribe({
+          next: (record) => subscriber.next(record),
+          error: (err: unknown) => {
+            close();
+            subscriber.error(err);
+          },
+          complete: () => {
+            close();
+            subscriber.complete();
+          },
+        });
+      },
+      (err: unknown) => subscriber.error(err),
+    );
+    return close;
+  });
+  return { records, stats };
+}
+
+const PROBE_FIELDS = ['rtt', 'ttl', 'reason', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax'];
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/**
+ * The output record: input fields kept, then ip, alive, rtt (ms) and ttl. With several echoes rtt is
+ * their mean, beside sent, received, loss (%) and rttMin/rttAvg/rttMax.
+ */
+export function hostRecord(target: Target, result: EchoResult, count: number): Rec {
+  const alive = result.rtts.length > 0;
+  const record: Rec = { ...target, ip: target.ip, alive };
+  // What an earlier sweep said about this host is replaced, not mixed with what this one found.
+  for (const key of PROBE_FIELDS) delete record[key];
+  const rtts = result.rtts.map(round);
+  const mean = rtts.reduce((sum, rtt) => sum + rtt, 0) / (rtts.length || 1);
+  if (alive) record.rtt = count > 1 ? round(mean) : rtts[0];
+  if (alive && result.ttl !== undefined) record.ttl = result.ttl;
+  if (!alive && result.reason !== undefined) record.reason = result.reason;
+  if (count > 1) {
+    record.sent = result.sent;
+    record.received = rtts.length;
+    record.loss = result.sent > 0 ? round((100 * (result.sent - rtts.length)) / result.sent) : 100;
+    if (alive) Object.assign(record, { rttMin: Math.min(...rtts), rttAvg: round(mean), rttMax: Math.max(...rtts) });
+  }
+  return record;
+}
+
+/** Raw sockets if we may open them; else, saying so once, the ping binary; else a PrivilegeError. */
+async function chooseProber(options: PingOptions): Promise<Prober> {
+  const method = options.method ?? 'auto';
+  let why = '';
+  if (method !== 'ping') {
+    try {
+      const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)());
+      engine.open(4);
+      return { method: 'raw', probe: (ip, family, echo) => engine.probe(ip, family, echo), close: () => engine.close() };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (method === 'raw') throw new PrivilegeError(`cannot open a raw ICMP socket: ${message}; ${GRANT_HINT}`);
+      why = NO_PRIVILEGE.test(message) ? `no permission for raw ICMP sockets (${message})` : `raw ICMP sockets unavailable (${message})`;
+    }
+  }
+  const run = options.runPing ?? systemPing();
+  // One echo to 127.0.0.1 says whether ping can send at all (it needs cap_net_raw or ping_group_range).
+  const check = await run(['-4', '-n', '-c', '1', '-W', '1', '127.0.0.1'], new AbortController().signal);
+  if (check.code !== 0) {
+    const failure = check.stderr.trim().split('\n').pop() || `exit status ${check.code}`;
+    throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${GRANT_HINT}`);
+  }
+  if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
+  return { method: 'ping', probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
+}

@@ -1,0 +1,296 @@
+import t from 'tap';
+import { lastValueFrom, type Subscription } from 'rxjs';
+import { echoRequest } from '../lib/icmp.js';
+import { IcmpEngine, type Clock, type EchoOptions, type EchoResult, type IcmpSocketHandlers } from '../lib/icmp-engine.js';
+import type { Family } from '../lib/targets.js';
+
+const ID = 0x1234;
+
+/** Timers that fire only when the test advances time. */
+class FakeClock implements Clock {
+  time = 0;
+  private timers: { at: number; callback: () => void; id: number }[] = [];
+  private ids = 0;
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = ++this.ids;
+    this.timers.push({ at: this.time + ms, callback, id });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((timer) => timer.id !== handle);
+  }
+
+  get pending(): number {
+    return this.timers.length;
+  }
+
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const due = this.timers[0];
+      if (!due || due.at > end) break;
+      this.timers.shift();
+      this.time = due.at;
+      due.callback();
+    }
+    this.time = end;
+  }
+}
+
+interface Sent {
+  family: Family;
+  address: string;
+  identifier: number;
+  sequence: number;
+  at: number;
+}
+
+/** Sockets that record what is sent and let the test deliver packets. */
+class FakeNetwork {
+  sent: Sent[] = [];
+  opened: Family[] = [];
+  closed: Family[] = [];
+  handlers = new Map<Family, IcmpSocketHandlers>();
+  /** Error for the next send callback, if any. */
+  sendError: Error | null = null;
+
+  constructor(private readonly clock: FakeClock) {}
+
+  open = (family: Family, handlers: IcmpSocketHandlers) => {
+    this.opened.push(family);
+    this.handlers.set(family, handlers);
+    return {
+      send: (packet: Buffer, address: string, sent: (err: Error | null) => void) => {
+        this.sent.push({ family, address, identifier: packet.readUInt16BE(4), sequence: packet.readUInt16BE(6), at: this.clock.now() });
+        const err = this.sendError;
+        this.sendError = null;
+        sent(err);
+      },
+      close: () => this.closed.push(family),
+    };
+  };
+
+  deliver(family: Family, packet: Buffer, source: string): void {
+    this.handlers.get(family)!.message(packet, source);
+  }
+
+  /** An echo reply to a sent request, as the socket would deliver it (IPv4 with an IP header). */
+  reply(echo: Sent, changes: { source?: string; identifier?: number; sequence?: number; ttl?: number } = {}): void {
+    const icmp = echoRequest(echo.family, changes.identifier ?? echo.identifier, changes.sequence ?? echo.sequence);
+    icmp[0] = echo.family === 4 ? 0 : 129;
+    this.deliver(echo.family, echo.family === 4 ? withIpHeader(icmp, changes.ttl ?? 64) : icmp, changes.source ?? echo.address);
+  }
+
+  /** An ICMP destination unreachable (code) quoting a sent request. */
+  unreachable(echo: Sent, code: number, target = echo.address): void {
+    const quoted = withIpHeader(echoRequest(4, echo.identifier, echo.sequence), 64, target);
+    this.deliver(4, withIpHeader(Buffer.concat([Buffer.from([3, code, 0, 0, 0, 0, 0, 0]), quoted]), 64), '127.0.0.1');
+  }
+}
+
+function withIpHeader(body: Buffer, ttl: number, target = '127.0.0.1'): Buffer {
+  const header = Buffer.alloc(20);
+  header[0] = 0x45;
+  header[8] = ttl;
+  header[9] = 1;
+  Buffer.from(target.split('.').map(Number)).copy(header, 16);
+  return Buffer.concat([header, body]);
+}
+
+const ONE: EchoOptions = { timeoutMs: 100, retries: 2, backoff: 1.5, count: 1 };
+
+function setup(): { clock: FakeClock; network: FakeNetwork; engine: IcmpEngine } {
+  const clock = new FakeClock();
+  const network = new FakeNetwork(clock);
+  return { clock, network, engine: new IcmpEngine(network.open, ID, clock) };
+}
+
+/** Subscribe and keep what comes out. */
+function watch(engine: IcmpEngine, ip: string, family: Family, options: EchoOptions) {
+  const out: { result?: EchoResult; done: boolean; subscription?: Subscription } = { done: false };
+  out.subscription = engine.probe(ip, family, options).subscribe({
+    next: (result) => (out.result = result),
+    complete: () => (out.done = true),
+  });
+  return out;
+}
+
+t.test('a reply from the target answers its probe, with rtt and ttl', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.2', 4, ONE);
+  t.equal(network.sent.length, 1);
+  t.match(network.sent[0], { address: '127.0.0.2', identifier: ID });
+  clock.advance(7);
+  network.reply(network.sent[0]!, { ttl: 61 });
+  t.ok(probe.done);
+  t.same(probe.result, { rtts: [7], sent: 1, ttl: 61 });
+  t.equal(clock.pending, 0, 'its timer is gone');
+  t.same(engine.counts, { sent: 1, replies: 1, errors: 0 });
+});
+
+t.test('replies that are not ours, or not from the target, are ignored', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.2', 4, { ...ONE, retries: 0 });
+  const echo = network.sent[0]!;
+  network.reply(echo, { identifier: ID + 1 });
+  network.reply(echo, { source: '127.0.0.3' });
+  network.reply(echo, { sequence: echo.sequence + 1 });
+  // Our own request, looped back on lo where no ICMP_FILTER is set.
+  network.deliver(4, withIpHeader(echoRequest(4, ID, echo.sequence), 64), '127.0.0.2');
+  network.deliver(4, Buffer.from('garbage'), '127.0.0.2');
+  t.notOk(probe.done, 'still waiting');
+  clock.advance(100);
+  t.ok(probe.done);
+  t.same(probe.result, { rtts: [], sent: 1 });
+  network.reply(echo);
+  t.same(probe.result, { rtts: [], sent: 1 }, 'a reply after the timeout changes nothing');
+});
+
+t.test('IPv6 replies are matched by canonical source address', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, 'fd00::10', 6, ONE);
+  clock.advance(2);
+  network.reply(network.sent[0]!, { source: 'FD00:0:0::10' });
+  t.same(probe.result, { rtts: [2], sent: 1 });
+  t.same(network.opened, [6], 'only the IPv6 socket was opened');
+});
+
+t.test('unanswered tries are retried with backoff, then the host is silent', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.9', 4, ONE);
+  clock.advance(474);
+  t.notOk(probe.done, 'not before 100 + 150 + 225 ms');
+  t.same(network.sent.map((echo) => echo.at), [0, 100, 250], 'each try waits 1.5 times the one before');
+  clock.advance(1);
+  t.ok(probe.done);
+  t.same(probe.result, { rtts: [], sent: 3 });
+  t.equal(new Set(network.sent.map((echo) => echo.sequence)).size, 3, 'each try has its own sequence');
+});
+
+t.test('an answer to a retry makes the host alive', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.9', 4, ONE);
+  clock.advance(100);
+  clock.advance(3);
+  network.reply(network.sent[1]!);
+  t.same(probe.result, { rtts: [3], sent: 2, ttl: 64 });
+  clock.advance(1000);
+  t.equal(network.sent.length, 2, 'no more tries');
+});
+
+t.test('an ICMP error quoting our request ends the probe with its reason', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '198.18.0.200', 4, ONE);
+  network.unreachable(network.sent[0]!, 1, '198.18.0.201');
+  t.notOk(probe.done, 'an error about another target is not ours');
+  clock.advance(100);
+  network.unreachable(network.sent[1]!, 1);
+  t.ok(probe.done);
+  t.same(probe.result, { rtts: [], sent: 2, reason: 'host-unreachable' });
+  t.equal(engine.counts.errors, 1);
+});
+
+t.test('send failures: a lasting one is the reason, a full buffer is a lost try', async (t) => {
+  const { clock, network, engine } = setup();
+  network.sendError = new Error('Network is unreachable');
+  const unroutable = watch(engine, '127.0.0.9', 4, ONE);
+  t.same(unroutable.result, { rtts: [], sent: 1, reason: 'send failed: Network is unreachable' });
+  network.sendError = new Error('No buffer space available');
+  const busy = watch(engine, '127.0.0.8', 4, ONE);
+  t.notOk(busy.done);
+  clock.advance(100);
+  network.reply(network.sent[2]!);
+  t.same(busy.result?.rtts, [0], 'the retry got through');
+});
+
+t.test('-c sends echoes one after another and keeps every rtt, without retries', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.2', 4, { ...ONE, count: 3 });
+  clock.advance(4);
+  network.reply(network.sent[0]!);
+  t.equal(network.sent.length, 2, 'the next echo goes once the first is answered');
+  clock.advance(100);
+  t.equal(network.sent.length, 3, 'a lost echo is not retried: the next one goes');
+  clock.advance(6);
+  network.reply(network.sent[2]!);
+  t.ok(probe.done);
+  t.same(probe.result, { rtts: [4, 6], sent: 3, ttl: 64 });
+});
+
+t.test('thousands of probes share one socket per family with distinct sequences', async (t) => {
+  const { clock, network, engine } = setup();
+  const probes = Array.from({ length: 5000 }, (_, i) => watch(engine, `127.0.${i >> 8}.${i & 255}`, 4, ONE));
+  probes.push(watch(engine, '::1', 6, ONE));
+  t.same(network.opened, [4, 6]);
+  const v4 = network.sent.filter((echo) => echo.family === 4);
+  t.equal(new Set(v4.map((echo) => echo.sequence)).size, 5000, 'no two echoes in flight share a sequence');
+  // Answer them in reverse: each reply finds its own probe.
+  for (const echo of [...network.sent].reverse()) network.reply(echo);
+  t.ok(probes.every((probe) => probe.done && probe.result?.rtts.length === 1));
+  t.equal(clock.pending, 0);
+});
+
+t.test('sequences wrap around 65536 and skip those still in flight', async (t) => {
+  const { clock, network, engine } = setup();
+  const slow = watch(engine, '127.0.0.1', 4, { ...ONE, timeoutMs: 1e9 });
+  for (let i = 0; i < 70000; i++) {
+    const quick = watch(engine, '127.0.0.2', 4, ONE);
+    network.reply(network.sent[network.sent.length - 1]!);
+    if (!quick.done) t.fail(`probe ${i} unanswered`);
+  }
+  t.notOk(slow.done);
+  const reused = network.sent.filter((echo) => echo.sequence === network.sent[0]!.sequence);
+  t.equal(reused.length, 1, 'the sequence of the echo in flight was never given out again');
+  t.ok(network.sent.filter((echo) => echo.sequence === 1).length > 1, 'others were reused');
+  network.reply(network.sent[0]!);
+  t.same(slow.result?.rtts, [0]);
+  clock.advance(0);
+});
+
+t.test('more than 65536 echoes in flight is refused, not mismatched', async (t) => {
+  const { engine } = setup();
+  for (let i = 0; i < 65536; i++) watch(engine, '127.0.0.1', 4, ONE);
+  const extra = watch(engine, '127.0.0.1', 4, ONE);
+  t.same(extra.result, { rtts: [], sent: 1, reason: 'more than 65536 echo requests in flight' });
+});
+
+t.test('unsubscribing forgets the echo; close closes the sockets', async (t) => {
+  const { clock, network, engine } = setup();
+  const probe = watch(engine, '127.0.0.2', 4, ONE);
+  watch(engine, '::1', 6, ONE);
+  probe.subscription!.unsubscribe();
+  t.equal(clock.pending, 1, 'its timer is cancelled');
+  network.reply(network.sent[0]!);
+  t.equal(probe.result, undefined);
+  engine.close();
+  t.same(network.closed.sort(), [4, 6]);
+  t.equal(clock.pending, 0);
+  t.throws(() => engine.open(4), /closed/);
+});
+
+t.test('a failed socket fails the echoes on it and is reopened for the next', async (t) => {
+  const { network, engine } = setup();
+  const probe = watch(engine, '127.0.0.2', 4, ONE);
+  network.handlers.get(4)!.error(new Error('boom'));
+  t.same(probe.result, { rtts: [], sent: 1, reason: 'socket failed: boom' });
+  watch(engine, '127.0.0.3', 4, ONE);
+  t.same(network.opened, [4, 4]);
+});
+
+t.test('the real clock drives a probe to its end', async (t) => {
+  const network = new FakeNetwork(new FakeClock());
+  const engine = new IcmpEngine(network.open, ID);
+  const started = performance.now();
+  const result = await lastValueFrom(engine.probe('127.0.0.2', 4, { timeoutMs: 20, retries: 1, backoff: 2, count: 1 }));
+  const elapsed = performance.now() - started;
+  t.same(result, { rtts: [], sent: 2 });
+  t.ok(elapsed >= 55 && elapsed < 1000, `20 + 40 ms of waiting took ${elapsed.toFixed(1)} ms`);
+  engine.close();
+});

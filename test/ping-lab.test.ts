@@ -1,0 +1,89 @@
+// pingprobe inside the test lab (test/lab.ts): every packet stays in namespaces this test creates.
+import t from 'tap';
+import { binPath, buildLab, collect, labUnavailable, SUBNET4, SUBNET6, type Lab } from './lab.js';
+
+type Row = Record<string, unknown>;
+
+const parse = (stdout: string): Map<string, Row> =>
+  new Map(
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Row)
+      .map((row) => [String(row.ip), row]),
+  );
+
+/** Lab addresses no host holds: ARP and neighbour discovery go unanswered. */
+const DEAD6 = Array.from({ length: 5 }, (_, i) => `${SUBNET6}${(0xc8 + i).toString(16)}`);
+
+const PINGPROBE = binPath('pingprobe');
+// As user nobody, without tap's coverage hook (it would fail writing to root's .tap/ at exit).
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS'];
+
+async function timed(lab: Lab, argv: string[], input?: string) {
+  const started = performance.now();
+  const run = await collect(lab.spawn(argv[0]!, argv.slice(1)), input);
+  return { ...run, ms: performance.now() - started, rows: parse(run.stdout) };
+}
+
+const classify = { skip: labUnavailable({ dropIcmp: [1] }) ?? false };
+
+t.test('live, dead and ICMP-dropping hosts are classified exactly, IPv4 and IPv6', classify, async (t) => {
+  const lab = await buildLab({ hosts: 4, dropIcmp: [1] });
+  t.teardown(() => lab.close());
+  const live = [0, 2, 3].flatMap((i) => [lab.hosts[i]!, lab.hosts6[i]!]);
+  const dropping = [lab.hosts[1]!, lab.hosts6[1]!];
+  const dead = [...lab.dead, ...DEAD6];
+  // An unreachable route in the scanner namespace: the kernel refuses the send, nothing leaves.
+  const unroutable = [`${SUBNET4}.250`, `${SUBNET6}fa`];
+  await lab.run('ip', ['route', 'add', 'unreachable', `${unroutable[0]}/32`]);
+  await lab.run('ip', ['-6', 'route', 'add', 'unreachable', `${unroutable[1]}/128`]);
+  const targets = [...live, ...dropping, ...dead, ...unroutable];
+  const checkRows = (rows: Map<string, Row>, how: string): void => {
+    t.same([...rows.keys()].sort(), [...targets].sort(), `${how}: one record per target`);
+    for (const ip of live) t.match(rows.get(ip), { ip, alive: true, rtt: Number }, `${how}: ${ip} alive`);
+    for (const ip of lab.hosts.filter((_, i) => i !== 1)) t.equal(rows.get(ip)?.ttl, 64, `${how}: ${ip} ttl`);
+    // A firewall that drops says nothing: no reason. An address no one holds may get host-unreachable
+    // from our own stack once ARP/ND give up (about 3 s), or time out first.
+    for (const ip of dropping) t.same(rows.get(ip), { ip, alive: false }, `${how}: ${ip} silent`);
+    for (const ip of unroutable) t.same(rows.get(ip), { ip, alive: false, reason: 'send failed: No route to host' }, `${how}: ${ip} unroutable`);
+    for (const ip of dead) {
+      const row = rows.get(ip);
+      t.equal(row?.alive, false, `${how}: ${ip} not alive`);
+      t.ok(row?.reason === undefined || row.reason === 'host-unreachable', `${how}: ${ip} reason ${row?.reason}`);
+    }
+  };
+
+  // Defaults (-t 1000 -r 2, backoff 1.5): a silent host costs at most 1000 + 1500 + 2250 ms.
+  const raw = await timed(lab, [PINGPROBE, '--all', '-v', ...targets]);
+  t.equal(raw.code, 0, raw.stderr);
+  checkRows(raw.rows, 'raw');
+  t.match(raw.stderr, /\(raw ICMP\)/);
+  // 14 silent targets probed one after another would take 14 x 4.75 s; in parallel about 4.75 s in all.
+  t.ok(raw.ms < 4750 + 3000, `silent hosts cost ${Math.round(raw.ms)} ms in all, not per host`);
+
+  const fallback = await timed(lab, [...AS_NOBODY, PINGPROBE, '--all', '-t', '300', '-r', '1', ...targets]);
+  t.equal(fallback.code, 0, fallback.stderr);
+  t.match(fallback.stderr, /no permission for raw ICMP sockets/);
+  checkRows(fallback.rows, 'ping fallback');
+});
+
+const lossy = { skip: labUnavailable({ loss: 0.05 }) ?? false };
+
+t.test('with 5% loss the default retries find every live host, again and again', lossy, async (t) => {
+  const lab = await buildLab({ hosts: 10, loss: 0.05 });
+  t.teardown(() => lab.close());
+  const live = [...lab.hosts, ...lab.hosts6];
+  // The loss is real: 20 echoes to each host without retries lose some (expected 5%, 400 echoes).
+  const counted = await timed(lab, [PINGPROBE, '-c', '20', '-t', '200', ...live]);
+  const received = [...counted.rows.values()].reduce((sum, row) => sum + Number(row.received), 0);
+  t.ok(received < 400 && received > 300, `${received} of 400 echoes answered`);
+  let retried = 0;
+  for (let round = 1; round <= 3; round++) {
+    const run = await timed(lab, [PINGPROBE, '-v', '-t', '300', ...live]);
+    t.equal(run.code, 0, run.stderr);
+    t.same([...run.rows.keys()].sort(), [...live].sort(), `round ${round}: every live host found`);
+    retried += Number(/(\d+) echoes sent/.exec(run.stderr)?.[1] ?? 0) - live.length;
+  }
+  t.comment(`${retried} retries were needed over 3 rounds`);
+});
