@@ -126,7 +126,14 @@ function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () =>
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
   const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
-  if (options.mode === 'async') return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+  if (options.mode === 'thread' && options.kind === 'ping') {
+    // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
+    // "Module did not self-register", and in a lone worker its socket never delivers a reply.
+    log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
+  }
+  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
+    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+  }
 
   const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
   const shardOptions = { shards: options.shards, ready, onLog: log };
