@@ -54,7 +54,21 @@ export function parseFlags(argv: string[], flags: FlagSpec): minimist.ParsedArgs
     known.add(name);
     for (const alias of [aliases].flat()) known.add(alias);
   }
-  const args = minimist(argv, {
+  // `-n -3`: minimist would read -3 as a flag of its own and leave -n empty; keep the value with
+  // its flag so the flag's own check can name it.
+  const valued = new Set((flags.string ?? []).map((name) => (name.length === 1 ? `-${name}` : `--${name}`)));
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (valued.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  const args = minimist(joined, {
     string: flags.string ?? [],
     boolean: [...(flags.boolean ?? []), 'h', 'help', 'version'],
     alias: flags.alias ?? {},

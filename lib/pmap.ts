@@ -47,14 +47,14 @@ export function normalizeArgv(argv: readonly string[]): string[] {
   return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
 }
 
+const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+
 function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values: readonly T[], fallback?: T): T {
   const raw: unknown = args[flag];
   if ((raw === undefined || raw === '') && fallback) return fallback;
   const value = Array.isArray(raw) ? String(raw[raw.length - 1]) : raw === undefined ? '' : String(raw);
   if (value === '') throw new UsageError(`missing -${flag} ${values.join('|')}`);
-  if (!(values as readonly string[]).includes(value)) {
-    throw new UsageError(`-${flag} must be ${values.join(', ')} or ${values[values.length - 1]}, not "${value}"`.replace(/, (\w+) or \1,/, ' or '));
-  }
+  if (!(values as readonly string[]).includes(value)) throw new UsageError(`-${flag} must be ${orList(values)}, not "${value}"`);
   return value as T;
 }
 
