@@ -203,10 +203,10 @@ export function tcpScan(
     stats.portsTried++;
     stats[outcome.state]++;
     if (outcome.state !== 'open' && !options.all) return null;
-    const record: Rec = { ...host.record, ip: host.record.ip, port, state: outcome.state };
     // An rtt passed through from pingprobe is not this port's: a filtered port has none.
-    if (outcome.rtt === undefined) delete record.rtt;
-    else record.rtt = outcome.rtt;
+    const { rtt: _inputRtt, ...fields } = host.record;
+    const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
+    if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
     return record;
   };
 
