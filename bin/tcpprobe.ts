@@ -24,7 +24,7 @@ runMain({
   async run(args, io) {
     const options = { ports: parsePorts(String(args.p)), concurrency: positiveInt(args, 'n'), timeoutMs: positiveInt(args, 't'), retries: positiveInt(args, 'r', 0), all: Boolean(args.all), ordered: Boolean(args.ordered) };
     const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : untilAborted(tcpTargets(io.stdin, io.lineError), io.signal);
-    const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, reason: string, skipped: number) => io.log(`${ip}: ${reason}, ${skipped} more ports not tried`) } : {};
+    const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, reason: string, skipped: number) => io.log(`${ip}: ${reason}, ${skipped} ports not tried`) } : {};
     const { records, stats } = tcpScan(targets, { ...options, ...verbose, ...(io.progress ? { onProgress: io.progress } : {}) }, () => io.records.ready());
     io.summary = () => stats.summary();
     await writeAll(records, io.records, io.signal);

@@ -29,7 +29,7 @@ export interface TcpScanOptions {
   layer?: SocketLayer;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
-  /** Said once per host that answered EHOSTUNREACH/ENETUNREACH. */
+  /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
   onUnreachable?: (ip: string, reason: string, skippedPorts: number) => void;
   /** Redrawn a few times a second while the scan runs (pass it only when stderr is a terminal). */
   onProgress?: (line: string) => void;
@@ -55,6 +55,9 @@ export interface TcpScanStats {
 interface HostWork {
   record: Target;
   unreachable: boolean;
+  /** Ports handed to the pool so far, of `portCount`. */
+  started: number;
+  portCount: number;
 }
 
 interface WorkItem {
@@ -173,9 +176,11 @@ export function tcpScan(
   function* itemsOf(record: Target): Generator<WorkItem> {
     if (record.alive === false) return;
     stats.hosts++;
-    const host: HostWork = { record, unreachable: false };
-    for (const port of portsFor(record)) {
+    const ports = portsFor(record);
+    const host: HostWork = { record, unreachable: false, started: 0, portCount: ports.length };
+    for (const port of ports) {
       if (host.unreachable) return;
+      host.started++;
       yield { host, port };
     }
   }
@@ -193,7 +198,7 @@ export function tcpScan(
       if (host.unreachable) return null;
       host.unreachable = true;
       stats.unreachableHosts++;
-      options.onUnreachable?.(host.record.ip, outcome.reason, portsFor(host.record).length - 1);
+      options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
       const { port: _port, rtt: _rtt, ...fields } = host.record;
       return { ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason };

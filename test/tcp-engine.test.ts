@@ -191,7 +191,7 @@ t.test('an unreachable host is reported once, its other ports not tried', async 
   t.same(records.slice(0, 1), [{ ip: '198.18.0.200', name: 'dead', state: 'unreachable', reason: 'EHOSTUNREACH' }]);
   t.equal(records.length, 101, 'one record for the dead host, 100 for the live one');
   t.equal(layer.log.filter((entry) => entry.startsWith('198.18.0.200')).length, 1, 'one connect to the dead host');
-  t.same(unreachable, ['198.18.0.200 EHOSTUNREACH 99']);
+  t.same(unreachable, ['198.18.0.200 EHOSTUNREACH 99'], 'one port tried (-n 1), 99 not');
   t.match(stats, { hosts: 2, portsTried: 100, open: 1, closed: 99, filtered: 0, unreachableHosts: 1 });
 });
 
