@@ -90,118 +90,128 @@ export class ConnectProber {
   }
 
   probe(host: string, port: number): Observable<ProbeOutcome> {
-    return new Observable<ProbeOutcome>((subscriber) => {
-      let socket: ProbeSocket | undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let holdsSlot = false;
-      let queued: (() => void) | undefined;
-      let done = false;
-      let timeouts = 0;
-      let selfConnects = 0;
-      let tries = 0;
-
-      const release = (): void => {
-        if (!holdsSlot) return;
-        holdsSlot = false;
-        this.inFlight--;
-        this.wakeWaiting();
-      };
-      const finish = (outcome: ProbeOutcome): void => {
-        done = true;
-        release();
+    return new Observable<ProbeOutcome>((subscriber) =>
+      this.start(host, port, (outcome) => {
         subscriber.next(outcome);
         subscriber.complete();
-      };
+      }),
+    );
+  }
 
-      const attempt = (): void => {
-        if (done) return;
-        if (this.inFlight >= this.capacity) {
-          queued = attempt;
-          this.waiting.push(attempt);
+  /**
+   * `probe` without rxjs, for the hot path: `done` is called once with the outcome, unless the
+   * returned cancel function is called first (which tears the socket down and frees its slot).
+   */
+  start(host: string, port: number, done: (outcome: ProbeOutcome) => void): () => void {
+    let socket: ProbeSocket | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let holdsSlot = false;
+    let queued: (() => void) | undefined;
+    let finished = false;
+    let timeouts = 0;
+    let selfConnects = 0;
+    let tries = 0;
+
+    const release = (): void => {
+      if (!holdsSlot) return;
+      holdsSlot = false;
+      this.inFlight--;
+      this.wakeWaiting();
+    };
+    const finish = (outcome: ProbeOutcome): void => {
+      finished = true;
+      release();
+      done(outcome);
+    };
+
+    const attempt = (): void => {
+      if (finished) return;
+      if (this.inFlight >= this.capacity) {
+        queued = attempt;
+        this.waiting.push(attempt);
+        return;
+      }
+      queued = undefined;
+      holdsSlot = true;
+      this.inFlight++;
+      tries++;
+      this.counters.connects++;
+      const started = performance.now();
+      const current = this.layer.create();
+      socket = current;
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled || finished) return false;
+        settled = true;
+        socket = undefined;
+        return true;
+      };
+      current.once('connect', () => {
+        if (!settle()) return;
+        const rtt = round(performance.now() - started);
+        const self = current.localPort === port && current.localAddress === host;
+        current.resetAndDestroy();
+        this.noteSuccess();
+        if (self) {
+          // The kernel picked the destination port as our source port, and with no listener the
+          // SYN met itself: a simultaneous open (RFC 793 3.4) to ourselves, not a service.
+          this.counters.selfConnects++;
+          release();
+          if (++selfConnects >= SELF_CONNECT_TRIES) finish({ state: 'closed', tries });
+          else attempt();
           return;
         }
-        queued = undefined;
-        holdsSlot = true;
-        this.inFlight++;
-        tries++;
-        this.counters.connects++;
-        const started = performance.now();
-        const current = this.layer.create();
-        socket = current;
-        let settled = false;
-        const settle = (): boolean => {
-          if (settled || done) return false;
-          settled = true;
-          socket = undefined;
-          return true;
-        };
-        current.once('connect', () => {
-          if (!settle()) return;
-          const rtt = round(performance.now() - started);
-          const self = current.localPort === port && current.localAddress === host;
-          current.resetAndDestroy();
-          this.noteSuccess();
-          if (self) {
-            // The kernel picked the destination port as our source port, and with no listener the
-            // SYN met itself: a simultaneous open (RFC 793 3.4) to ourselves, not a service.
-            this.counters.selfConnects++;
-            release();
-            if (++selfConnects >= SELF_CONNECT_TRIES) finish({ state: 'closed', tries });
-            else attempt();
-            return;
-          }
-          finish({ state: 'open', rtt, tries });
-        });
-        current.once('timeout', () => {
-          if (!settle()) return;
-          current.destroy();
-          this.noteSuccess();
+        finish({ state: 'open', rtt, tries });
+      });
+      current.once('timeout', () => {
+        if (!settle()) return;
+        current.destroy();
+        this.noteSuccess();
+        release();
+        if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
+        else attempt();
+      });
+      current.on('error', (err) => {
+        if (!settle()) return;
+        current.destroy();
+        const code = err.code ?? '';
+        if (LOCAL_ERRORS.has(code)) {
+          release();
+          this.noteLocalError();
+          tries--;
+          const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(this.consecutiveLocalErrors - 1, 10));
+          timer = setTimeout(() => {
+            timer = undefined;
+            attempt();
+          }, delay);
+          return;
+        }
+        this.noteSuccess();
+        if (CLOSED_ERRORS.has(code)) finish({ state: 'closed', rtt: round(performance.now() - started), tries });
+        else if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
+        else {
+          // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from
+          // the port, so it counts as a timed-out try and ends filtered, never open or closed.
           release();
           if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
           else attempt();
-        });
-        current.on('error', (err) => {
-          if (!settle()) return;
-          current.destroy();
-          const code = err.code ?? '';
-          if (LOCAL_ERRORS.has(code)) {
-            release();
-            this.noteLocalError();
-            tries--;
-            const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(this.consecutiveLocalErrors - 1, 10));
-            timer = setTimeout(() => {
-              timer = undefined;
-              attempt();
-            }, delay);
-            return;
-          }
-          this.noteSuccess();
-          if (CLOSED_ERRORS.has(code)) finish({ state: 'closed', rtt: round(performance.now() - started), tries });
-          else if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
-          else {
-            // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from
-            // the port, so it counts as a timed-out try and ends filtered, never open or closed.
-            release();
-            if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
-            else attempt();
-          }
-        });
-        current.setTimeout(this.options.timeoutMs);
-        current.connect(port, host);
-      };
-
-      attempt();
-      return () => {
-        done = true;
-        if (timer) clearTimeout(timer);
-        if (queued) {
-          const at = this.waiting.indexOf(queued);
-          if (at >= 0) this.waiting.splice(at, 1);
         }
-        socket?.destroy();
-        release();
-      };
-    });
+      });
+      current.setTimeout(this.options.timeoutMs);
+      current.connect(port, host);
+    };
+
+    attempt();
+    return () => {
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (queued) {
+        const at = this.waiting.indexOf(queued);
+        if (at >= 0) this.waiting.splice(at, 1);
+      }
+      socket?.destroy();
+      release();
+    };
   }
 
   private wakeWaiting(): void {

