@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { binPath, collect, runBin } from './lab.js';
 
@@ -132,6 +133,17 @@ t.test('-n far above ulimit -n finishes with the right answer, and says so', asy
   const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
   t.same(found, [V4, '::1'].flatMap((ip) => open.map((port) => `${ip} ${port}`)).sort());
   t.match(result.stderr, 'tcpprobe: -n 50000 is more than the open-file limit (ulimit -n 128) allows: at most 64 connects in flight\n');
+  t.match(result.stderr, /2 hosts, 6002 ports tried, 6 open, 5996 closed, 0 filtered/);
+});
+
+t.test('real EMFILE storms (no clamp, 5000 in flight, ulimit -n 100) still give the right answer', async (t) => {
+  const fixture = fileURLToPath(new URL('./fixtures/tcp-scan.js', import.meta.url));
+  const child = spawn('sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', process.execPath, fixture, '5000', `${base}-${base + 3000}`, V4, '::1']);
+  const result = await collect(child);
+  t.equal(result.code, 0, result.stderr);
+  const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
+  t.same(found, [V4, '::1'].flatMap((ip) => open.map((port) => `${ip} ${port}`)).sort());
+  t.match(result.stderr, /^out of local resources, lowering sockets in flight from 5000 to \d+\n/);
   t.match(result.stderr, /2 hosts, 6002 ports tried, 6 open, 5996 closed, 0 filtered/);
 });
 
