@@ -126,6 +126,17 @@ t.test('-v: counts on stderr', async (t) => {
   t.match(result.stderr, /^tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s, elapsed [\d.]+ s\n$/);
 });
 
+t.test('a terminal on stderr gets a progress line, cleared before the -v summary', async (t) => {
+  const hasScript = await collect(spawn('sh', ['-c', 'command -v script']));
+  if (hasScript.code !== 0) return t.plan(0, 'script(1) is not installed');
+  // 20000-39999 holds our three listeners, whatever the base.
+  const command = `"${binPath('tcpprobe')}" -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
+  const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
+  t.equal(result.code, 0);
+  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: 1 hosts, \d+ ports tried, \d open, \d+ closed/, 'progress drawn');
+  t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, 20000 ports tried, 3 open, 19997 closed, .* elapsed [\d.]+ s\r?\n$/, 'wiped before the summary');
+});
+
 t.test('-n far above ulimit -n finishes with the right answer, and says so', async (t) => {
   const child = spawn('sh', ['-c', `ulimit -n 128 && exec "$0" "$@"`, binPath('tcpprobe'), '-v', '-n', '50000', '-p', `${base}-${base + 3000}`, V4, '::1']);
   const result = await collect(child);
