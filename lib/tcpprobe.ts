@@ -8,6 +8,12 @@ import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } fr
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
 
+/**
+ * Unreachable addresses remembered, so that records naming one (ip, port) each, as when earlier
+ * output is fed back, meet the host's unreachability once too. Bounded: a dead /16 must not grow it.
+ */
+const REMEMBERED_UNREACHABLE = 4096;
+
 /** Descriptors kept back from the socket budget: stdio, the event loop's own, pipes of a front end. */
 const RESERVED_FDS = 64;
 
@@ -54,7 +60,6 @@ export interface TcpScanStats {
 
 interface HostWork {
   record: Target;
-  unreachable: boolean;
   /** Ports handed to the pool so far, of `portCount`. */
   started: number;
   portCount: number;
@@ -173,13 +178,17 @@ export function tcpScan(
     if (own !== undefined) return [own];
     return options.ordered ? options.ports : shuffled(options.ports, options.random);
   };
+  const unreachable = new Map<string, string>();
+  let previousIp = '';
   function* itemsOf(record: Target): Generator<WorkItem> {
-    if (record.alive === false) return;
-    stats.hosts++;
+    if (record.alive === false || unreachable.has(record.ip)) return;
+    // Consecutive records of one address (one port each) are one host.
+    if (record.ip !== previousIp) stats.hosts++;
+    previousIp = record.ip;
     const ports = portsFor(record);
-    const host: HostWork = { record, unreachable: false, started: 0, portCount: ports.length };
+    const host: HostWork = { record, started: 0, portCount: ports.length };
     for (const port of ports) {
-      if (host.unreachable) return;
+      if (unreachable.has(record.ip)) return;
       host.started++;
       yield { host, port };
     }
@@ -194,9 +203,11 @@ export function tcpScan(
         })();
 
   const toRecord = ({ host, port }: WorkItem, outcome: ProbeOutcome): Rec | null => {
+    const { ip } = host.record;
     if (outcome.state === 'unreachable') {
-      if (host.unreachable) return null;
-      host.unreachable = true;
+      if (unreachable.has(ip)) return null;
+      if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
+      unreachable.set(ip, outcome.reason);
       stats.unreachableHosts++;
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
@@ -204,7 +215,7 @@ export function tcpScan(
       return { ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason };
     }
     // A host found unreachable meanwhile: the ports that were in flight say nothing more.
-    if (host.unreachable && outcome.state !== 'open') return null;
+    if (outcome.state !== 'open' && unreachable.has(ip)) return null;
     stats.portsTried++;
     stats[outcome.state]++;
     if (outcome.state !== 'open' && !options.all) return null;
@@ -219,7 +230,7 @@ export function tcpScan(
     work,
     inFlightLimit,
     (item) => {
-      if (item.host.unreachable) return EMPTY;
+      if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
       return new Observable<Rec | null>((subscriber) =>
         prober.start(item.host.record.ip, item.port, (outcome) => {

@@ -203,6 +203,18 @@ t.test('unreachable in flight on many ports: still one record', async (t) => {
   t.same(quiet.records, [], 'without --all nothing on stdout');
 });
 
+t.test('records naming one port each: an unreachable address is still tried and said once', async (t) => {
+  const layer = new FakeLayer((host) => (host === '198.18.0.202' ? { error: 'EHOSTUNREACH' } : { error: 'ECONNREFUSED' }));
+  const targets = [1, 2, 3].flatMap((port) => [{ ip: '198.18.0.202', port }]).concat([{ ip: '198.18.0.10', port: 9 }]);
+  const { records, stats } = await scan(layer, targets, { concurrency: 1 });
+  t.same(records, [
+    { ip: '198.18.0.202', state: 'unreachable', reason: 'EHOSTUNREACH' },
+    { ip: '198.18.0.10', port: 9, state: 'closed', rtt: records[1]?.rtt },
+  ]);
+  t.equal(layer.log.filter((entry) => entry.startsWith('198.18.0.202')).length, 1, 'one connect');
+  t.equal(stats.hosts, 2, 'consecutive records of one address count as one host');
+});
+
 t.test('records: fields kept, own port only, alive:false skipped, ping rtt not passed on', async (t) => {
   const layer = new FakeLayer((_host, port) => (port === 22 ? 'connect' : port === 23 ? 'timeout' : { error: 'ECONNREFUSED' }));
   const { records, stats } = await scan(layer, [
