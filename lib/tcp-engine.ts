@@ -38,7 +38,7 @@ export interface EngineOptions {
   retries: number;
   /** Sockets open at once, at most (lowered at run time when the process runs out of descriptors). */
   maxSockets: number;
-  /** First back-off after a local resource error, doubled per consecutive error up to 1 s. */
+  /** First back-off after a local resource error, doubled for each further one on the same port, up to 1 s. */
   backoffMs?: number;
   /** Told once, the first time local resource errors lower the number of sockets in flight. */
   onThrottle?: (message: string) => void;
@@ -74,7 +74,6 @@ export class ConnectProber {
   private inFlight = 0;
   private successesSinceThrottle = 0;
   private throttled = false;
-  private consecutiveLocalErrors = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(
@@ -111,6 +110,7 @@ export class ConnectProber {
     let timeouts = 0;
     let selfConnects = 0;
     let tries = 0;
+    let localErrors = 0;
 
     const release = (): void => {
       if (!holdsSlot) return;
@@ -179,7 +179,8 @@ export class ConnectProber {
           release();
           this.noteLocalError();
           tries--;
-          const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(this.consecutiveLocalErrors - 1, 10));
+          // Per port, not global: a storm of simultaneous EMFILEs should not park every port for a second.
+          const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(localErrors++, 10));
           timer = setTimeout(() => {
             timer = undefined;
             attempt();
@@ -223,7 +224,6 @@ export class ConnectProber {
   }
 
   private noteSuccess(): void {
-    this.consecutiveLocalErrors = 0;
     // Additive increase after a throttle: one more socket per 100 answered tries, up to the cap.
     if (this.capacity < this.options.maxSockets && ++this.successesSinceThrottle >= 100) {
       this.successesSinceThrottle = 0;
@@ -234,7 +234,6 @@ export class ConnectProber {
 
   private noteLocalError(): void {
     this.counters.localErrors++;
-    this.consecutiveLocalErrors++;
     this.successesSinceThrottle = 0;
     // Multiplicative decrease to what the process could hold just now.
     const lowered = Math.max(1, Math.floor(Math.min(this.capacity, this.inFlight + 1) * 0.75));
