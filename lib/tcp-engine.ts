@@ -151,7 +151,7 @@ export class ConnectProber {
         const rtt = round(performance.now() - started);
         const self = current.localPort === port && current.localAddress === host;
         current.resetAndDestroy();
-        this.noteSuccess();
+        this.noteUsableSocket();
         if (self) {
           // The kernel picked the destination port as our source port, and with no listener the
           // SYN met itself: a simultaneous open (RFC 793 3.4) to ourselves, not a service.
@@ -166,7 +166,7 @@ export class ConnectProber {
       current.once('timeout', () => {
         if (!settle()) return;
         current.destroy();
-        this.noteSuccess();
+        this.noteUsableSocket();
         release();
         if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
         else attempt();
@@ -187,7 +187,7 @@ export class ConnectProber {
           }, delay);
           return;
         }
-        this.noteSuccess();
+        this.noteUsableSocket();
         if (CLOSED_ERRORS.has(code)) finish({ state: 'closed', rtt: round(performance.now() - started), tries });
         else if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
         else {
@@ -223,8 +223,8 @@ export class ConnectProber {
     }
   }
 
-  private noteSuccess(): void {
-    // Additive increase after a throttle: one more socket per 100 answered tries, up to the cap.
+  private noteUsableSocket(): void {
+    // Additive increase after a throttle: one more socket per 100 tries that got a socket, up to the cap.
     if (this.capacity < this.options.maxSockets && ++this.successesSinceThrottle >= 100) {
       this.successesSinceThrottle = 0;
       this.capacity++;
