@@ -1,12 +1,33 @@
 import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
+import { positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
-import { shuffled } from './ports.js';
+import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { LineError, numberedLines, parseLine, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
+
+/** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
+export const TCP_FLAGS = {
+  string: ['n', 'p', 't', 'r'],
+  boolean: ['all', 'ordered'],
+  default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
+};
+
+/** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
+export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+  return {
+    ports: parsePorts(String(args.p ?? DEFAULT_PORTS)),
+    concurrency: positiveInt(args, 'n'),
+    timeoutMs: positiveInt(args, 't'),
+    retries: positiveInt(args, 'r', 0),
+    all: Boolean(args.all),
+    ordered: Boolean(args.ordered),
+  };
+}
 
 /**
  * Unreachable addresses remembered, so that records naming one (ip, port) each, as when earlier
