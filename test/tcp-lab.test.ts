@@ -141,3 +141,16 @@ t.test('records in, records out, fields kept', async (t) => {
     { ip: net.hosts6[1], port: 81, state: 'closed', rtt: 'number' },
   ]);
 });
+
+t.test('open ports are closed with a reset: no TIME_WAIT left behind', async (t) => {
+  const ports = Array.from({ length: 50 }, (_, i) => 3000 + i);
+  const net = await lab(t, { hosts: 1, listen: { 0: ports } });
+  if (!net) return;
+  const result = await net.run(binPath('tcpprobe'), ['-p', '3000-3049', ...net.hosts, ...net.hosts6]);
+  t.equal(records(result.stdout).length, 100, 'every listener found open');
+  // The side that closes with FIN first waits 2MSL in TIME_WAIT (RFC 793 3.5); an RST skips it.
+  for (const ns of [net.scannerNs, net.targetNs]) {
+    const waiting = execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Htan', 'state', 'time-wait'], { encoding: 'utf8' });
+    t.equal(waiting, '', `${ns}: no TIME_WAIT sockets`);
+  }
+});
