@@ -70,8 +70,18 @@ function profileSummary(dir: string, top = 6): string {
     .join('; ');
 }
 
+function installed(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function benchTcp(): Promise<BenchRow[]> {
   const netns = loopbackNamespace();
+  const nmap = installed('nmap');
   const listen = [process.execPath, LISTENER, ...LISTEN_PORTS.map((port) => `127.0.0.1:${port}`)];
   const [command = '', ...args] = netns ? ['ip', 'netns', 'exec', netns, ...listen] : listen;
   const listener = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -83,7 +93,7 @@ export async function benchTcp(): Promise<BenchRow[]> {
     const row = await compare(
       `tcp connect scan, 127.0.0.1 ports 1-65535, ${LISTEN_PORTS.length} listening${netns ? ' (own netns)' : ''}`,
       { name: 'tcpprobe -p -', argv: [process.execPath, TCPPROBE, '-p', '-', '127.0.0.1'], options },
-      { name: 'nmap -sT -p- -T5 -n -Pn', argv: ['nmap', '-sT', '-p-', '-T5', '-n', '-Pn', '-oG', '-', '127.0.0.1'], options },
+      nmap ? { name: 'nmap -sT -p- -T5 -n -Pn', argv: ['nmap', '-sT', '-p-', '-T5', '-n', '-Pn', '-oG', '-', '127.0.0.1'], options } : null,
       REPEAT,
       (ours, peer) => openPorts(ours) === truth && (peer === null || nmapOpenPorts(peer) === truth),
     );
@@ -91,7 +101,9 @@ export async function benchTcp(): Promise<BenchRow[]> {
       [process.execPath, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, TCPPROBE, '-p', '-', '127.0.0.1'],
       { ...options, keepStdout: true },
     );
-    const cpu = `cpu ${Math.round(row.ours.stats.cpuMs)} ms vs ${Math.round(row.peer?.stats.cpuMs ?? 0)} ms`;
+    const cpu = row.peer ? `cpu ${Math.round(row.ours.stats.cpuMs)} ms vs ${Math.round(row.peer.stats.cpuMs)} ms` : 'nmap not installed';
+    // internalConnect and close are where connect(2) and close(2) run: on loopback the kernel does the
+    // whole SYN/RST exchange inside connect(2), so those frames are mostly system time.
     row.note = `${cpu}; profile (self time, ${Math.round(profiled.wallMs)} ms run): ${profileSummary(profileDir)}`;
     if (!row.answerOk) row.note = `WRONG ANSWER: ours ${openPorts(profiled.stdout)}, expected ${truth}; ${row.note}`;
     return [row];
