@@ -30,6 +30,8 @@ export interface Io {
   log(message: string): void;
   /** Report a bad input line; the run goes on and exits 2 at the end. */
   lineError(err: LineError): void;
+  /** Redraw the one progress line on stderr; present only when stderr is a terminal. */
+  progress?: (line: string) => void;
   /** Set by the command: a one-line summary printed with the elapsed time under -v. */
   summary?: () => string;
 }
@@ -111,7 +113,10 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   const abort = new AbortController();
   let interrupted = 0;
   let inputErrors = 0;
-  const log = (message: string): void => void process.stderr.write(`${command.name}: ${message}\n`);
+  let progressShown = false;
+  // A log line first wipes the progress line (ECMA-48 EL: ESC [ K) so the two never share a row.
+  const clearProgress = (): string => (progressShown ? ((progressShown = false), '\r\x1b[K') : '');
+  const log = (message: string): void => void process.stderr.write(`${clearProgress()}${command.name}: ${message}\n`);
 
   // A closed stdout (`| head`) ends the command quietly with status 0.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -139,6 +144,14 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     signal: abort.signal,
     verbose: false,
     interactive: Boolean(process.stderr.isTTY),
+    ...(process.stderr.isTTY
+      ? {
+          progress: (line: string) => {
+            progressShown = true;
+            process.stderr.write(`\r\x1b[K${command.name}: ${line}`);
+          },
+        }
+      : {}),
     log,
     lineError: (err) => {
       inputErrors++;
@@ -147,6 +160,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   };
 
   const finish = (code: number): void => {
+    process.stderr.write(clearProgress());
     if (io.verbose) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       log(`${io.summary ? `${io.summary()}, ` : ''}elapsed ${seconds.toFixed(3)} s`);

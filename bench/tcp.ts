@@ -1,0 +1,133 @@
+// tcpprobe against nmap -sT on a full 1-65535 scan of 127.0.0.1 with a few listeners, same run,
+// plus a CPU profile of ours. The scans run in a namespace of their own (only its loopback, only our
+// listeners) when we may create one; otherwise on this machine's loopback.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compare, timeCommand, type BenchRow } from './measure.js';
+
+const TCPPROBE = fileURLToPath(new URL('../bin/tcpprobe.js', import.meta.url));
+const LISTENER = fileURLToPath(new URL('../test/fixtures/listen.js', import.meta.url));
+/** A few well-known ports and one inside the ephemeral range, where self-connects happen. */
+const LISTEN_PORTS = [22, 80, 443, 8080, 45000];
+const REPEAT = 3;
+
+function loopbackNamespace(): string | null {
+  if (process.getuid?.() !== 0) return null;
+  const name = `pmb${process.pid}`;
+  try {
+    execFileSync('ip', ['netns', 'add', name], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
+    return name;
+  } catch {
+    return null;
+  }
+}
+
+const openPorts = (stdout: string): string =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { port: number }).port)
+    .sort((a, b) => a - b)
+    .join(',');
+
+/** Open ports from nmap's greppable output (`-oG -`): `Ports: 22/open/tcp//ssh///, ...`. */
+const nmapOpenPorts = (stdout: string): string =>
+  [...stdout.matchAll(/(\d+)\/open\/tcp/g)]
+    .map((match) => Number(match[1]))
+    .sort((a, b) => a - b)
+    .join(',');
+
+/** Self time per function from a .cpuprofile, as "share name (file:line)" for the top entries. */
+function profileSummary(dir: string, top = 6): string {
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) return 'no profile';
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = nodes.get(id)?.callFrame;
+    if (!frame) return;
+    const where = frame.url ? ` (${frame.url.split('/').slice(-2).join('/')}:${frame.lineNumber + 1})` : '';
+    const key = `${frame.functionName || '(anonymous)'}${where}`;
+    const delta = profile.timeDeltas[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + delta);
+    total += delta;
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, time]) => `${((time / total) * 100).toFixed(0)}% ${key}`)
+    .join('; ');
+}
+
+function installed(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function benchTcp(): Promise<BenchRow[]> {
+  const netns = loopbackNamespace();
+  const nmap = installed('nmap');
+  const listen = [process.execPath, LISTENER, ...LISTEN_PORTS.map((port) => `127.0.0.1:${port}`)];
+  const [command = '', ...args] = netns ? ['ip', 'netns', 'exec', netns, ...listen] : listen;
+  const listener = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const profileDir = mkdtempSync(join(tmpdir(), 'pmap-tcp-prof-'));
+  try {
+    await once(listener.stdout!, 'data');
+    const options = netns ? { netns } : {};
+    const truth = LISTEN_PORTS.join(',');
+    const row = await compare(
+      `tcp connect scan, 127.0.0.1 ports 1-65535, ${LISTEN_PORTS.length} listening${netns ? ' (own netns)' : ''}`,
+      { name: 'tcpprobe -p -', argv: [process.execPath, TCPPROBE, '-p', '-', '127.0.0.1'], options },
+      nmap ? { name: 'nmap -sT -p- -T5 -n -Pn', argv: ['nmap', '-sT', '-p-', '-T5', '-n', '-Pn', '-oG', '-', '127.0.0.1'], options } : null,
+      REPEAT,
+      (ours, peer) => openPorts(ours) === truth && (peer === null || nmapOpenPorts(peer) === truth),
+    );
+    const profiled = await timeCommand(
+      [process.execPath, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, TCPPROBE, '-p', '-', '127.0.0.1'],
+      { ...options, keepStdout: true },
+    );
+    const cpu = row.peer ? `cpu ${Math.round(row.ours.stats.cpuMs)} ms vs ${Math.round(row.peer.stats.cpuMs)} ms` : 'nmap not installed';
+    // internalConnect and close are where connect(2) and close(2) run: on loopback the kernel does the
+    // whole SYN/RST exchange inside connect(2), so those frames are mostly system time.
+    row.note = `${cpu}; profile (self time, ${Math.round(profiled.wallMs)} ms run): ${profileSummary(profileDir)}`;
+    if (!row.answerOk) row.note = `WRONG ANSWER: ours ${openPorts(profiled.stdout)}, expected ${truth}; ${row.note}`;
+    return [row];
+  } finally {
+    listener.kill('SIGKILL');
+    rmSync(profileDir, { recursive: true, force: true });
+    if (netns) execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+  }
+}
+
+function formatRow(row: BenchRow): string {
+  const stats = (s: BenchRow['ours']['stats']): string =>
+    `wall ${Math.round(s.wallMs.median)} ms (min ${Math.round(s.wallMs.min)}, max ${Math.round(s.wallMs.max)}), cpu ${Math.round(s.cpuMs)} ms, rss ${Math.round(s.rssKb / 1024)} MB`;
+  return [
+    `${row.work} (${row.ours.stats.runs} runs each)`,
+    `  ${row.ours.name}: ${stats(row.ours.stats)}`,
+    row.peer ? `  ${row.peer.name}: ${stats(row.peer.stats)}` : '',
+    `  ratio ${row.ratio?.toFixed(2) ?? '-'}, answer ${row.answerOk ? 'ok' : 'WRONG'}`,
+    `  ${row.note ?? ''}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const row of await benchTcp()) console.log(formatRow(row));
+}

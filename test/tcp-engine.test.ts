@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import { lastValueFrom, toArray } from 'rxjs';
+import t from 'tap';
+import { ConnectProber, type ProbeOutcome, type ProbeSocket, type SocketLayer } from '../lib/tcp-engine.js';
+import { tcpScan, type TcpScanOptions } from '../lib/tcpprobe.js';
+import type { Rec } from '../lib/records.js';
+
+/** What a fake connect does: the n-th try (from 0) of host:port, with `open` sockets counted. */
+type Behaviour = 'connect' | 'timeout' | 'self' | { error: string };
+type Script = (host: string, port: number, tryIndex: number, openSockets: number) => Behaviour;
+
+/** A socket layer with no network: each connect plays its scripted answer on the next turn of the loop. */
+class FakeLayer implements SocketLayer {
+  openSockets = 0;
+  maxOpenSockets = 0;
+  resets = 0;
+  plainDestroys = 0;
+  readonly tries = new Map<string, number>();
+  readonly log: string[] = [];
+
+  constructor(private readonly script: Script) {}
+
+  create(): ProbeSocket {
+    const layer = this;
+    const events = new EventEmitter();
+    let closed = false;
+    const close = (reset: boolean): void => {
+      if (closed) return;
+      closed = true;
+      layer.openSockets--;
+      if (reset) layer.resets++;
+      else layer.plainDestroys++;
+    };
+    const socket = {
+      localPort: undefined as number | undefined,
+      localAddress: undefined as string | undefined,
+      connect(port: number, host: string) {
+        const key = `${host}:${port}`;
+        const tryIndex = layer.tries.get(key) ?? 0;
+        layer.tries.set(key, tryIndex + 1);
+        layer.openSockets++;
+        layer.maxOpenSockets = Math.max(layer.maxOpenSockets, layer.openSockets);
+        const behaviour = layer.script(host, port, tryIndex, layer.openSockets);
+        layer.log.push(`${key}#${tryIndex}:${typeof behaviour === 'string' ? behaviour : behaviour.error}`);
+        setImmediate(() => {
+          if (closed) return;
+          if (behaviour === 'connect' || behaviour === 'self') {
+            socket.localAddress = host;
+            socket.localPort = behaviour === 'self' ? port : port === 40000 ? 40001 : 40000;
+            events.emit('connect');
+          } else if (behaviour === 'timeout') {
+            events.emit('timeout');
+          } else {
+            // A failed connect() holds no descriptor, as in libuv: the fd is gone with the error.
+            if (behaviour.error === 'EMFILE') close(false);
+            events.emit('error', Object.assign(new Error(behaviour.error), { code: behaviour.error }));
+          }
+        });
+        return socket;
+      },
+      setTimeout: () => socket,
+      once: (event: string, listener: (...args: any[]) => void) => events.once(event, listener),
+      on: (event: string, listener: (...args: any[]) => void) => events.on(event, listener),
+      resetAndDestroy: () => close(true),
+      destroy: () => close(false),
+    };
+    return socket;
+  }
+}
+
+const engine = (layer: SocketLayer, maxSockets = 100, retries = 2): ConnectProber =>
+  new ConnectProber(layer, { timeoutMs: 1000, retries, maxSockets, backoffMs: 1 });
+
+const probe = (prober: ConnectProber, host: string, port: number): Promise<ProbeOutcome[]> =>
+  lastValueFrom(prober.probe(host, port).pipe(toArray()));
+
+t.test('classifies open, closed and filtered', async (t) => {
+  const layer = new FakeLayer((_host, port) => (port === 22 ? 'connect' : port === 23 ? { error: 'ECONNREFUSED' } : 'timeout'));
+  const prober = engine(layer);
+  const [open] = await probe(prober, '198.18.0.10', 22);
+  t.match(open, { state: 'open', tries: 1 });
+  t.type(open?.state === 'open' ? open.rtt : undefined, 'number', 'open ports carry an rtt');
+  t.match(await probe(prober, '198.18.0.10', 23), [{ state: 'closed', tries: 1 }]);
+  t.same(await probe(prober, '198.18.0.10', 24), [{ state: 'filtered', tries: 3 }]);
+  t.equal(layer.resets, 1, 'the open socket was closed with a reset (no TIME_WAIT)');
+  t.equal(layer.openSockets, 0, 'no socket left open');
+});
+
+t.test('a port is filtered only when every try timed out', async (t) => {
+  const layer = new FakeLayer((_host, port, tryIndex) => (tryIndex < port ? 'timeout' : 'connect'));
+  const prober = engine(layer, 100, 2);
+  t.match(await probe(prober, '::1', 1), [{ state: 'open', tries: 2 }], 'answered on the first retry');
+  t.match(await probe(prober, '::1', 2), [{ state: 'open', tries: 3 }], 'answered on the last retry');
+  t.same(await probe(prober, '::1', 3), [{ state: 'filtered', tries: 3 }], 'no answer in 1 + 2 tries');
+  t.same(await probe(engine(layer, 100, 0), '::1', 4), [{ state: 'filtered', tries: 1 }], '-r 0: one try');
+  t.equal(layer.tries.get('::1:3'), 3);
+});
+
+t.test('answers are not retried', async (t) => {
+  const layer = new FakeLayer(() => ({ error: 'ECONNREFUSED' }));
+  await probe(engine(layer), '127.0.0.1', 80);
+  t.equal(layer.tries.get('127.0.0.1:80'), 1);
+});
+
+t.test('a self-connect is not open: a fresh socket tries again', async (t) => {
+  const once = new FakeLayer((_host, _port, tryIndex) => (tryIndex === 0 ? 'self' : { error: 'ECONNREFUSED' }));
+  t.match(await probe(engine(once), '127.0.0.1', 45000), [{ state: 'closed' }]);
+  t.equal(once.tries.get('127.0.0.1:45000'), 2);
+  const always = new FakeLayer(() => 'self');
+  const prober = engine(always);
+  t.match(await probe(prober, '127.0.0.1', 45001), [{ state: 'closed' }], 'never reported open');
+  t.equal(prober.counters.selfConnects, 4);
+  t.equal(always.openSockets, 0);
+});
+
+t.test('local resource errors back off and retry the same port, never a port state', async (t) => {
+  // A process that holds 8 sockets at most: the 9th connect gets EMFILE.
+  const layer = new FakeLayer((_host, port, _try, openSockets) =>
+    openSockets > 8 ? { error: 'EMFILE' } : port % 10 === 0 ? 'connect' : { error: 'ECONNREFUSED' },
+  );
+  const notices: string[] = [];
+  const prober = new ConnectProber(layer, {
+    timeoutMs: 1000,
+    retries: 2,
+    maxSockets: 64,
+    backoffMs: 1,
+    onThrottle: (message) => notices.push(message),
+  });
+  const ports = Array.from({ length: 200 }, (_, i) => i + 1);
+  const outcomes = await Promise.all(ports.map((port) => probe(prober, '127.0.0.1', port)));
+  const states = outcomes.map((outcome) => outcome[0]?.state);
+  t.same(states, ports.map((port) => (port % 10 === 0 ? 'open' : 'closed')), 'every port right despite EMFILE');
+  t.ok(prober.counters.localErrors > 0, 'EMFILE happened');
+  t.ok(prober.socketLimit < 64, `in-flight lowered (to ${prober.socketLimit})`);
+  t.equal(notices.length, 1, 'said once');
+  t.match(notices[0], /out of local resources, lowering sockets in flight from 64 to \d+/);
+  t.equal(layer.openSockets, 0);
+});
+
+t.test('every local errno is retried, not reported', async (t) => {
+  for (const code of ['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS']) {
+    const layer = new FakeLayer((_host, _port, tryIndex) => (tryIndex < 3 ? { error: code } : 'connect'));
+    t.match(await probe(engine(layer), '127.0.0.1', 80), [{ state: 'open', tries: 1 }], code);
+  }
+});
+
+t.test('the socket budget is never exceeded', async (t) => {
+  const layer = new FakeLayer(() => ({ error: 'ECONNREFUSED' }));
+  const prober = engine(layer, 5);
+  await Promise.all(Array.from({ length: 50 }, (_, i) => probe(prober, '127.0.0.1', i + 1)));
+  t.equal(layer.maxOpenSockets, 5);
+});
+
+t.test('unsubscribing tears the socket down', async (t) => {
+  const layer = new FakeLayer(() => 'timeout');
+  const prober = engine(layer, 1);
+  const first = prober.probe('127.0.0.1', 1).subscribe();
+  const queued = prober.probe('127.0.0.1', 2).subscribe();
+  t.equal(layer.openSockets, 1);
+  first.unsubscribe();
+  t.equal(layer.tries.get('127.0.0.1:2'), 1, 'the freed slot goes to the next probe');
+  queued.unsubscribe();
+  t.equal(layer.openSockets, 0);
+});
+
+const scan = async (layer: SocketLayer, targets: Rec[], options: Partial<TcpScanOptions> = {}) => {
+  const { records, stats } = tcpScan(targets as never, {
+    ports: [21, 22, 23],
+    concurrency: 10,
+    timeoutMs: 1000,
+    retries: 1,
+    all: true,
+    ordered: true,
+    fdLimit: null,
+    layer,
+    ...options,
+  });
+  return { records: await lastValueFrom(records.pipe(toArray())), stats };
+};
+
+t.test('an unreachable host is reported once, its other ports not tried', async (t) => {
+  const layer = new FakeLayer((host, port) =>
+    host === '198.18.0.200' ? { error: 'EHOSTUNREACH' } : port === 22 ? 'connect' : { error: 'ECONNREFUSED' },
+  );
+  const unreachable: string[] = [];
+  const { records, stats } = await scan(
+    layer,
+    [{ ip: '198.18.0.200', name: 'dead' }, { ip: '198.18.0.10' }],
+    { ports: Array.from({ length: 100 }, (_, i) => i + 1), concurrency: 1, onUnreachable: (ip, reason, skipped) => unreachable.push(`${ip} ${reason} ${skipped}`) },
+  );
+  t.same(records.slice(0, 1), [{ ip: '198.18.0.200', name: 'dead', state: 'unreachable', reason: 'EHOSTUNREACH' }]);
+  t.equal(records.length, 101, 'one record for the dead host, 100 for the live one');
+  t.equal(layer.log.filter((entry) => entry.startsWith('198.18.0.200')).length, 1, 'one connect to the dead host');
+  t.same(unreachable, ['198.18.0.200 EHOSTUNREACH 99'], 'one port tried (-n 1), 99 not');
+  t.match(stats, { hosts: 2, portsTried: 100, open: 1, closed: 99, filtered: 0, unreachableHosts: 1 });
+});
+
+t.test('unreachable in flight on many ports: still one record', async (t) => {
+  const layer = new FakeLayer(() => ({ error: 'ENETUNREACH' }));
+  const { records } = await scan(layer, [{ ip: '198.18.0.201' }], { ports: [1, 2, 3, 4, 5], concurrency: 5, ordered: false });
+  t.same(records, [{ ip: '198.18.0.201', state: 'unreachable', reason: 'ENETUNREACH' }]);
+  const quiet = await scan(layer, [{ ip: '198.18.0.201' }], { all: false });
+  t.same(quiet.records, [], 'without --all nothing on stdout');
+});
+
+t.test('records naming one port each: an unreachable address is still tried and said once', async (t) => {
+  const layer = new FakeLayer((host) => (host === '198.18.0.202' ? { error: 'EHOSTUNREACH' } : { error: 'ECONNREFUSED' }));
+  const targets = [1, 2, 3].flatMap((port) => [{ ip: '198.18.0.202', port }]).concat([{ ip: '198.18.0.10', port: 9 }]);
+  const { records, stats } = await scan(layer, targets, { concurrency: 1 });
+  t.same(records, [
+    { ip: '198.18.0.202', state: 'unreachable', reason: 'EHOSTUNREACH' },
+    { ip: '198.18.0.10', port: 9, state: 'closed', rtt: records[1]?.rtt },
+  ]);
+  t.equal(layer.log.filter((entry) => entry.startsWith('198.18.0.202')).length, 1, 'one connect');
+  t.equal(stats.hosts, 2, 'consecutive records of one address count as one host');
+});
+
+t.test('records: fields kept, own port only, alive:false skipped, ping rtt not passed on', async (t) => {
+  const layer = new FakeLayer((_host, port) => (port === 22 ? 'connect' : port === 23 ? 'timeout' : { error: 'ECONNREFUSED' }));
+  const { records, stats } = await scan(layer, [
+    { ip: '127.0.0.1', alive: true, rtt: 0.5, ttl: 64 },
+    { ip: '127.0.0.2', alive: false },
+    { ip: '127.0.0.3', port: 23, state: 'open', note: 'recheck' },
+  ]);
+  const withoutRtt = records.map(({ rtt, ...fields }) => ({ ...fields, rtt: typeof rtt }));
+  t.same(withoutRtt, [
+    { ip: '127.0.0.1', alive: true, ttl: 64, port: 21, state: 'closed', rtt: 'number' },
+    { ip: '127.0.0.1', alive: true, ttl: 64, port: 22, state: 'open', rtt: 'number' },
+    { ip: '127.0.0.1', alive: true, ttl: 64, port: 23, state: 'filtered', rtt: 'undefined' },
+    { ip: '127.0.0.3', port: 23, state: 'filtered', note: 'recheck', rtt: 'undefined' },
+  ]);
+  t.not(records[1]?.rtt, 0.5);
+  t.match(stats, { hosts: 2, portsTried: 4, open: 1, closed: 1, filtered: 2 });
+  t.match(stats.summary(), /^2 hosts, 4 ports tried, 1 open, 1 closed, 2 filtered, 0 hosts unreachable, \d+ ports\/s$/);
+});
+
+t.test('without --all only open ports; ports shuffled unless ordered', async (t) => {
+  const layer = new FakeLayer((_host, port) => (port % 2 ? 'connect' : { error: 'ECONNREFUSED' }));
+  const ports = Array.from({ length: 50 }, (_, i) => i + 1);
+  const { records } = await scan(layer, [{ ip: '127.0.0.1' }], { ports, all: false, ordered: false, concurrency: 1 });
+  const found = records.map((record) => record.port as number);
+  t.same([...found].sort((a, b) => a - b), ports.filter((port) => port % 2));
+  t.not(found.join(), [...found].sort((a, b) => a - b).join(), 'not in ascending order');
+});
+
+t.test('in-flight is clamped to the open-file limit, and said', async (t) => {
+  const layer = new FakeLayer(() => ({ error: 'ECONNREFUSED' }));
+  const notices: string[] = [];
+  const { stats } = await scan(layer, [{ ip: '127.0.0.1' }], {
+    ports: Array.from({ length: 300 }, (_, i) => i + 1),
+    concurrency: 50000,
+    fdLimit: 256,
+    onNotice: (message) => notices.push(message),
+  });
+  t.equal(stats.inFlightLimit, 192);
+  t.ok(layer.maxOpenSockets <= 192);
+  t.same(notices, ['-n 50000 is more than the open-file limit (ulimit -n 256) allows: at most 192 connects in flight']);
+});

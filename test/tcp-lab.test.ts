@@ -1,0 +1,156 @@
+// tcpprobe inside the test lab (network namespaces with no route out): listeners, dropped SYNs,
+// ICMP rejects, dead addresses and random packet loss, all built here and torn down after.
+import { execFileSync } from 'node:child_process';
+import t, { type Test } from 'tap';
+import { binPath, buildLab, labUnavailable, type Lab } from './lab.js';
+
+type PortRecord = { ip: string; port?: number; state: string; rtt?: number; [field: string]: unknown };
+
+const records = (stdout: string): PortRecord[] =>
+  stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as PortRecord);
+const states = (found: PortRecord[]): string[] =>
+  found.map(({ ip, port, state }) => `${ip} ${port ?? '-'} ${state}`).sort();
+
+async function lab(t: Test, options: Parameters<typeof buildLab>[0]): Promise<Lab | null> {
+  const why = labUnavailable(options);
+  if (why) {
+    t.plan(0, `no lab: ${why}`);
+    return null;
+  }
+  const built = await buildLab(options);
+  t.teardown(() => built.close());
+  return built;
+}
+
+t.test('open, closed, filtered and rejected ports exactly right on several hosts', async (t) => {
+  const net = await lab(t, {
+    hosts: 3,
+    listen: { 0: [22, 80], 1: [443, 8080], 2: [25] },
+    filtered: { 0: [81], 1: [23, 8081] },
+    rejected: { 2: [80] },
+  });
+  if (!net) return;
+  const ports = [22, 23, 25, 80, 81, 443, 8080, 8081];
+  const result = await net.run(binPath('tcpprobe'), ['--all', '-t', '400', '-r', '1', '-p', ports.join(','), ...net.hosts, ...net.hosts6]);
+  t.equal(result.code, 0, result.stderr);
+  const open: Record<number, number[]> = { 0: [22, 80], 1: [443, 8080], 2: [25] };
+  // SYNs are dropped by iptables (IPv4 only): no answer, filtered. An ICMP port-unreachable reaches a
+  // connecting socket as ECONNREFUSED (tcp_v4_err), the same errno as an RST: closed, as with nmap -sT.
+  const filtered: Record<number, number[]> = { 0: [81], 1: [23, 8081] };
+  const expected = [0, 1, 2].flatMap((i) =>
+    ports.flatMap((port) => [
+      `${net.hosts[i]} ${port} ${open[i]?.includes(port) ? 'open' : filtered[i]?.includes(port) ? 'filtered' : 'closed'}`,
+      `${net.hosts6[i]} ${port} ${open[i]?.includes(port) ? 'open' : 'closed'}`,
+    ]),
+  );
+  const found = records(result.stdout);
+  t.same(states(found), expected.sort());
+  for (const record of found) {
+    if (record.state === 'filtered') t.equal(record.rtt, undefined, `${record.ip} ${record.port}: no rtt`);
+    else t.type(record.rtt, 'number', `${record.ip} ${record.port}: rtt`);
+  }
+  const quiet = await net.run(binPath('tcpprobe'), ['-t', '400', '-r', '1', '-p', ports.join(','), ...net.hosts]);
+  t.same(states(records(quiet.stdout)), expected.filter((line) => line.endsWith(' open') && !line.includes(':')).sort(), 'without --all: open only');
+});
+
+t.test('dead addresses end within timeout x tries, reported once each', async (t) => {
+  const net = await lab(t, { hosts: 1 });
+  if (!net) return;
+  const started = performance.now();
+  // -n covers every (address, port) at once, so the whole scan is one port's worth of tries.
+  const result = await net.run(binPath('tcpprobe'), ['--all', '-v', '-n', '1000', '-t', '500', '-r', '2', '-p', '1-200', ...net.dead]);
+  const ms = performance.now() - started;
+  t.equal(result.code, 0, result.stderr);
+  t.ok(ms < 500 * 3 + 1500, `finished in ${Math.round(ms)} ms`);
+  const found = records(result.stdout);
+  // ARP gets no answer: each try times out, or the kernel reports EHOSTUNREACH once the neighbour
+  // entry fails (about 3 s, neigh mcast_solicit x retrans_time); either way never open or closed.
+  t.same(found.filter((record) => record.state === 'open' || record.state === 'closed'), []);
+  for (const ip of net.dead) {
+    const own = found.filter((record) => record.ip === ip);
+    const unreachable = own.filter((record) => record.state === 'unreachable');
+    t.ok(unreachable.length <= 1, `${ip}: unreachable at most once`);
+    if (unreachable.length === 0) t.equal(own.length, 200, `${ip}: every port filtered`);
+  }
+  t.match(result.stderr, /5 hosts, \d+ ports tried, 0 open, 0 closed/);
+});
+
+t.test('a host answering ICMP host/net unreachable is reported once, its other ports not tried', async (t) => {
+  const net = await lab(t, { hosts: 3, listen: { 0: [22] }, rejected: { 0: [1] } });
+  if (!net) return;
+  const [live = '', hostUnreachable = '', netUnreachable = ''] = net.hosts;
+  // As a router or firewall in front of them would answer (RFC 792 codes 1 and 0).
+  for (const [ip, reply] of [[hostUnreachable, 'icmp-host-unreachable'], [netUnreachable, 'icmp-net-unreachable']] as const) {
+    execFileSync('ip', ['netns', 'exec', net.targetNs, 'iptables', '-A', 'INPUT', '-d', ip, '-p', 'tcp', '-j', 'REJECT', '--reject-with', reply]);
+  }
+  const result = await net.run(binPath('tcpprobe'), ['--all', '-v', '-n', '50', '-p', '1-1024', live, hostUnreachable, netUnreachable]);
+  t.equal(result.code, 0, result.stderr);
+  const found = records(result.stdout);
+  t.same(
+    found.filter((record) => record.ip !== live).sort((x, y) => x.ip.localeCompare(y.ip)),
+    [
+      { ip: hostUnreachable, state: 'unreachable', reason: 'EHOSTUNREACH' },
+      { ip: netUnreachable, state: 'unreachable', reason: 'ENETUNREACH' },
+    ],
+  );
+  t.equal(found.filter((record) => record.ip === live).length, 1024, 'the live host fully scanned');
+  t.equal(result.stderr.match(/UNREACH, \d+ ports not tried/g)?.length, 2, result.stderr);
+  t.match(result.stderr, /3 hosts, 1024 ports tried, 1 open, 1023 closed, 0 filtered, 2 hosts unreachable/);
+});
+
+t.test('with 5% packet loss the default retries still find every open port', async (t) => {
+  const listen = { 0: [22, 80, 443], 1: [25, 8080], 2: [53, 110, 143, 993] };
+  const net = await lab(t, { hosts: 3, listen, loss: 0.05 });
+  if (!net) return;
+  const expected = Object.entries(listen)
+    .flatMap(([i, ports]) => ports.flatMap((port) => [`${net.hosts[Number(i)]} ${port} open`, `${net.hosts6[Number(i)]} ${port} open`]))
+    .sort();
+  for (let run = 1; run <= 3; run++) {
+    const result = await net.run(binPath('tcpprobe'), ['-p', '1-1024,8080', ...net.hosts, ...net.hosts6]);
+    t.equal(result.code, 0, result.stderr);
+    t.same(states(records(result.stdout)), expected, `run ${run}`);
+  }
+});
+
+t.test('records in, records out, fields kept', async (t) => {
+  const net = await lab(t, { hosts: 2, listen: { 0: [22], 1: [80] } });
+  if (!net) return;
+  const [a = '', b = ''] = net.hosts;
+  const input = [
+    { ip: a, alive: true, rtt: 0.3, ttl: 64, site: 'x' },
+    { ip: b, alive: false },
+    { ip: b, port: 80, note: 'known' },
+    { ip: net.hosts6[1] ?? '', port: 81 },
+  ]
+    .map((record) => JSON.stringify(record))
+    .join('\n');
+  const result = await net.run(binPath('tcpprobe'), ['-p', '20-25', '--ordered', '--all', '-t', '400'], input);
+  t.equal(result.code, 0, result.stderr);
+  const found = records(result.stdout).map(({ rtt, ...fields }) => ({ ...fields, rtt: typeof rtt }));
+  t.same(found, [
+    ...[20, 21, 22, 23, 24, 25].map((port) => ({
+      ip: a,
+      alive: true,
+      ttl: 64,
+      site: 'x',
+      port,
+      state: port === 22 ? 'open' : 'closed',
+      rtt: 'number',
+    })),
+    { ip: b, port: 80, note: 'known', state: 'open', rtt: 'number' },
+    { ip: net.hosts6[1], port: 81, state: 'closed', rtt: 'number' },
+  ]);
+});
+
+t.test('open ports are closed with a reset: no TIME_WAIT left behind', async (t) => {
+  const ports = Array.from({ length: 50 }, (_, i) => 3000 + i);
+  const net = await lab(t, { hosts: 1, listen: { 0: ports } });
+  if (!net) return;
+  const result = await net.run(binPath('tcpprobe'), ['-p', '3000-3049', ...net.hosts, ...net.hosts6]);
+  t.equal(records(result.stdout).length, 100, 'every listener found open');
+  // The side that closes with FIN first waits 2MSL in TIME_WAIT (RFC 793 3.5); an RST skips it.
+  for (const ns of [net.scannerNs, net.targetNs]) {
+    const waiting = execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Htan', 'state', 'time-wait'], { encoding: 'utf8' });
+    t.equal(waiting, '', `${ns}: no TIME_WAIT sockets`);
+  }
+});

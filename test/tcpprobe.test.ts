@@ -1,0 +1,190 @@
+// tcpprobe on loopback: the real bin through real pipes, against listeners this test opens.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { binPath, collect, runBin } from './lab.js';
+
+// An address of 127/8 of our own (Linux routes all of it to lo) and ports below the ephemeral range,
+// so nothing else on the machine is likely to listen there.
+const V4 = `127.${50 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+
+async function listen(host: string, port: number): Promise<Server | null> {
+  const server = createServer((socket) => socket.on('error', () => undefined));
+  try {
+    server.listen({ host, port });
+    await once(server, 'listening');
+    return server;
+  } catch {
+    return null;
+  }
+}
+
+/** Listeners on `offsets` of a free base port in 20000-29999, on both families. */
+async function listeners(offsets: number[]): Promise<{ base: number; servers: Server[] }> {
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 8000);
+    const servers: Server[] = [];
+    for (const offset of offsets) {
+      for (const host of [V4, '::1']) {
+        const server = await listen(host, base + offset);
+        if (server) servers.push(server);
+      }
+    }
+    if (servers.length === offsets.length * 2) return { base, servers };
+    for (const server of servers) server.close();
+  }
+}
+
+const lines = (text: string): unknown[] => text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+const withoutRtt = (records: unknown[]): unknown[] =>
+  records.map((record) => {
+    const { rtt, ...fields } = record as Record<string, unknown>;
+    return { ...fields, rtt: typeof rtt };
+  });
+
+const { base, servers } = await listeners([3, 5, 1000]);
+t.teardown(() => servers.forEach((server) => server.close()));
+const open = [base + 3, base + 5, base + 1000];
+
+t.test('finds exactly the open ports, on IPv4 and IPv6', async (t) => {
+  const result = await runBin('tcpprobe', ['-p', `${base}-${base + 10}`, '--ordered', V4, '::1']);
+  t.equal(result.code, 0, result.stderr);
+  t.same(withoutRtt(lines(result.stdout)), [
+    { ip: V4, port: base + 3, state: 'open', rtt: 'number' },
+    { ip: V4, port: base + 5, state: 'open', rtt: 'number' },
+    { ip: '::1', port: base + 3, state: 'open', rtt: 'number' },
+    { ip: '::1', port: base + 5, state: 'open', rtt: 'number' },
+  ]);
+  t.equal(result.stderr, '');
+});
+
+t.test('--all adds closed ports, every port once', async (t) => {
+  const result = await runBin('tcpprobe', ['-p', `${base + 2}-${base + 6}`, '--all', V4]);
+  t.equal(result.code, 0);
+  const found = (lines(result.stdout) as { port: number; state: string }[]).sort((a, b) => a.port - b.port);
+  t.same(
+    found.map(({ port, state }) => `${port - base} ${state}`),
+    ['2 closed', '3 open', '4 closed', '5 open', '6 closed'],
+  );
+});
+
+t.test('records in, records out: fields kept, own port only, alive:false skipped, bad lines reported', async (t) => {
+  const input = [
+    JSON.stringify({ ip: V4, alive: true, rtt: 0.25, ttl: 64, name: 'a' }),
+    'not an ip',
+    JSON.stringify({ ip: '0:0:0:0:0:0:0:1', port: base + 1000, state: 'open', note: 'recheck' }),
+    JSON.stringify({ ip: V4, port: 70000 }),
+    JSON.stringify({ ip: '127.0.0.9', alive: false }),
+    '',
+    '::1',
+  ].join('\n');
+  const result = await runBin('tcpprobe', ['-p', `${base + 3},${base + 4}`, '--ordered', '--all'], input);
+  t.equal(result.code, 2, 'bad input lines make the exit status 2');
+  t.same(result.stderr.split('\n').filter(Boolean), [
+    'tcpprobe: stdin:2: not a JSON record or IP address: "not an ip"',
+    'tcpprobe: stdin:4: "port" must be a whole number 1-65535, not 70000',
+  ]);
+  t.same(withoutRtt(lines(result.stdout)), [
+    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 3, state: 'open', rtt: 'number' },
+    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 4, state: 'closed', rtt: 'number' },
+    { ip: '::1', port: base + 1000, state: 'open', note: 'recheck', rtt: 'number' },
+    { ip: '::1', port: base + 3, state: 'open', rtt: 'number' },
+    { ip: '::1', port: base + 4, state: 'closed', rtt: 'number' },
+  ]);
+});
+
+t.test('bad port specs exit 2 naming the spec', async (t) => {
+  const cases: [string, string][] = [
+    ['0', 'bad port "0": port must be 1-65535'],
+    ['65536', 'bad port "65536": port must be 1-65535'],
+    ['80-20', 'bad port "80-20": the range ends before it starts'],
+    ['abc', 'bad port "abc": not a port number'],
+    ['22,x', 'bad port "x": not a port number'],
+  ];
+  for (const [spec, message] of cases) {
+    const result = await runBin('tcpprobe', ['-p', spec, V4]);
+    t.equal(result.code, 2, spec);
+    t.equal(result.stdout, '', `${spec}: nothing scanned`);
+    t.equal(result.stderr.split('\n')[0], `tcpprobe: ${message}`, spec);
+  }
+});
+
+t.test('usage errors exit 2', async (t) => {
+  for (const args of [['-n', '0', V4], ['-t', 'x', V4], ['--bogus', V4], ['999.1.1.1']]) {
+    const result = await runBin('tcpprobe', args);
+    t.equal(result.code, 2, args.join(' '));
+    t.match(result.stderr, /^tcpprobe: /);
+  }
+  t.equal((await runBin('tcpprobe', ['-r', '0', '-p', String(base + 3), V4])).code, 0, '-r 0 is allowed');
+});
+
+t.test('-v: counts on stderr', async (t) => {
+  const result = await runBin('tcpprobe', ['-v', '-p', `${base}-${base + 9}`, V4]);
+  t.equal(result.code, 0);
+  t.match(result.stderr, /^tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s, elapsed [\d.]+ s\n$/);
+});
+
+t.test('a terminal on stderr gets a progress line, cleared before the -v summary', async (t) => {
+  const hasScript = await collect(spawn('sh', ['-c', 'command -v script']));
+  if (hasScript.code !== 0) return t.plan(0, 'script(1) is not installed');
+  // 20000-39999 holds our three listeners, whatever the base.
+  const command = `"${binPath('tcpprobe')}" -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
+  const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
+  t.equal(result.code, 0);
+  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: 1 hosts, \d+ ports tried, \d open, \d+ closed/, 'progress drawn');
+  t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, 20000 ports tried, 3 open, 19997 closed, .* elapsed [\d.]+ s\r?\n$/, 'wiped before the summary');
+});
+
+t.test('-n far above ulimit -n finishes with the right answer, and says so', async (t) => {
+  const child = spawn('sh', ['-c', `ulimit -n 128 && exec "$0" "$@"`, binPath('tcpprobe'), '-v', '-n', '50000', '-p', `${base}-${base + 3000}`, V4, '::1']);
+  const result = await collect(child);
+  t.equal(result.code, 0, result.stderr);
+  const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
+  t.same(found, [V4, '::1'].flatMap((ip) => open.map((port) => `${ip} ${port}`)).sort());
+  t.match(result.stderr, 'tcpprobe: -n 50000 is more than the open-file limit (ulimit -n 128) allows: at most 64 connects in flight\n');
+  t.match(result.stderr, /2 hosts, 6002 ports tried, 6 open, 5996 closed, 0 filtered/);
+});
+
+t.test('real EMFILE storms (no clamp, 5000 in flight, ulimit -n 100) still give the right answer', async (t) => {
+  const fixture = fileURLToPath(new URL('./fixtures/tcp-scan.js', import.meta.url));
+  const child = spawn('sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', process.execPath, fixture, '5000', `${base}-${base + 3000}`, V4, '::1']);
+  const result = await collect(child);
+  t.equal(result.code, 0, result.stderr);
+  const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
+  t.same(found, [V4, '::1'].flatMap((ip) => open.map((port) => `${ip} ${port}`)).sort());
+  t.match(result.stderr, /^out of local resources, lowering sockets in flight from 5000 to \d+\n/);
+  t.match(result.stderr, /2 hosts, 6002 ports tried, 6 open, 5996 closed, 0 filtered/);
+});
+
+t.test('a closed stdout (| head -1) ends quietly with status 0', async (t) => {
+  const child = spawn('bash', ['-c', `"${binPath('tcpprobe')}" --all -p 20000-40000 ${V4} | head -1; echo "status \${PIPESTATUS[0]}" >&2`]);
+  const result = await collect(child);
+  t.equal(lines(result.stdout).length, 1);
+  t.equal(result.stderr, 'status 0\n');
+});
+
+t.test('SIGINT stops a scan quickly with 130', async (t) => {
+  const child = spawn(binPath('tcpprobe'), ['--all', '-p', '-', V4]);
+  const done = collect(child);
+  await once(child.stdout!, 'data');
+  const interrupted = performance.now();
+  child.kill('SIGINT');
+  const result = await done;
+  const ms = performance.now() - interrupted;
+  t.equal(result.code, 130);
+  t.ok(ms < 1500, `exited ${Math.round(ms)} ms after SIGINT`);
+});
+
+t.test('SIGINT while waiting on stdin exits 130, keeping what was found', async (t) => {
+  const child = spawn(binPath('tcpprobe'), ['-p', String(base + 3)]);
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdin.write(`${V4}\n`);
+  await once(child.stdout, 'data');
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'close')) as [number | null];
+  t.equal(code, 130);
+  t.same(withoutRtt(lines(stdout)), [{ ip: V4, port: base + 3, state: 'open', rtt: 'number' }]);
+});
