@@ -32,6 +32,8 @@ export interface Io {
   lineError(err: LineError): void;
   /** Redraw the one progress line on stderr; present only when stderr is a terminal. */
   progress?: (line: string) => void;
+  /** Wipe the progress line, if one is drawn (before writing rows to the same terminal). */
+  clearProgress(): void;
   /** Set by the command: a one-line summary printed with the elapsed time under -v. */
   summary?: () => string;
 }
@@ -152,6 +154,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
           },
         }
       : {}),
+    clearProgress: () => void process.stderr.write(clearProgress()),
     log,
     lineError: (err) => {
       inputErrors++;

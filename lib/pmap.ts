@@ -162,7 +162,8 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const started = new Date();
   const tally = new Tally();
   const hosts = new HostGroups();
-  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames() });
+  // Rows and the progress line may share a terminal: a row first wipes the progress line.
+  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
   const ranges = parseSpec(options.spec);
   const addresses = ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
@@ -171,14 +172,15 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     (options.kind === 'tcp' ? `, ${tally.totals.ports} ports, ${tally.totals.open} open` : '');
 
   if (!options.json) report.print(report.header(options.kind));
-  let done = 0;
-  const progressUnit = options.kind === 'tcp' ? 'ports' : 'hosts';
+  const progress = io.progress;
+  const ticker = progress
+    ? setInterval(() => {
+        const done = options.kind === 'tcp' ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open` : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
+        progress(done);
+      }, 250)
+    : undefined;
   const results = probeRecords(options, context.fdLimit, () => io.records.ready(), io.log).pipe(
-    tap((record) => {
-      tally.add(record);
-      const found = options.kind === 'tcp' ? `${tally.totals.open} open` : `${tally.totals.up} up`;
-      io.progress?.(`${++done}/${expected} ${progressUnit}, ${found}`);
-    }),
+    tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts.add(record as Target)),
   );
@@ -186,6 +188,8 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   try {
     await shownRecords;
   } finally {
+    clearInterval(ticker);
+    io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
     const interrupted = io.signal.aborted;

@@ -51,7 +51,7 @@ const COLOURS = { open: 32, up: 32, closed: 31, down: 31, filtered: 33, unreacha
 export class TerminalReport {
   constructor(
     private readonly out: Writable,
-    private readonly options: { colour: boolean; services: ServiceNames },
+    private readonly options: { colour: boolean; services: ServiceNames; beforeLine?: () => void },
   ) {}
 
   private paint(word: keyof typeof COLOURS, width: number): string {
@@ -80,6 +80,7 @@ export class TerminalReport {
   }
 
   print(text: string): void {
+    this.options.beforeLine?.();
     this.out.write(`${text}\n`);
   }
 
