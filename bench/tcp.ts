@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { compare, timeCommand, type BenchRow } from './measure.js';
 
 const TCPPROBE = fileURLToPath(new URL('../bin/tcpprobe.js', import.meta.url));
+const PMAP = fileURLToPath(new URL('../bin/pmap.js', import.meta.url));
 const LISTENER = fileURLToPath(new URL('../test/fixtures/listen.js', import.meta.url));
 /** A few well-known ports and one inside the ephemeral range, where self-connects happen. */
 const LISTEN_PORTS = [22, 80, 443, 8080, 45000];
@@ -106,7 +107,20 @@ export async function benchTcp(): Promise<BenchRow[]> {
     // whole SYN/RST exchange inside connect(2), so those frames are mostly system time.
     row.note = `${cpu}; profile (self time, ${Math.round(profiled.wallMs)} ms run): ${profileSummary(profileDir)}`;
     if (!row.answerOk) row.note = `WRONG ANSWER: ours ${openPorts(profiled.stdout)}, expected ${truth}; ${row.note}`;
-    return [row];
+    // The same scan through pmap in each execution model: one loop, worker threads, child filters.
+    const modes: BenchRow[] = [];
+    for (const mode of ['async', 'thread', 'proc']) {
+      modes.push(
+        await compare(
+          `tcp connect scan, 127.0.0.1 ports 1-65535, pmap -m ${mode}`,
+          { name: `pmap -n 500 -m ${mode}`, argv: [process.execPath, PMAP, '-n', '500', '-f', 'tcp', '-ip', '127.0.0.1', '-p', '-', '-m', mode, '--json'], options },
+          nmap ? { name: 'nmap -sT -p- -T5 -n -Pn', argv: ['nmap', '-sT', '-p-', '-T5', '-n', '-Pn', '-oG', '-', '127.0.0.1'], options } : null,
+          REPEAT,
+          (ours, peer) => openPorts(ours) === truth && (peer === null || nmapOpenPorts(peer) === truth),
+        ),
+      );
+    }
+    return [row, ...modes];
   } finally {
     listener.kill('SIGKILL');
     rmSync(profileDir, { recursive: true, force: true });
