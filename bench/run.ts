@@ -1,31 +1,21 @@
 // make bench: ours against the peers (prips, nmap, fping) on the same work, in the same run,
 // alternating runs; a table on stdout and bench/results.json. Only loopback and the test lab's
 // namespaces are scanned. Nothing here asserts a time: it reports, and checks answers.
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildLab, labUnavailable } from '../test/lab.js';
+import { buildLab, has, labUnavailable } from '../test/lab.js';
 import { benchNdjson } from './ndjson.js';
 import { compare, timeCommand, type BenchRow } from './measure.js';
 
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 
-export function have(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const lineCount = (text: string): number => text.split('\n').filter(Boolean).length;
 
 /** 1. iprange 10.0.0.0/8 into a pipe vs prips (addresses only: nothing is sent anywhere). */
 async function benchIprange(): Promise<BenchRow[]> {
   const ours = { name: 'iprange', argv: ['sh', '-c', `"${BIN('iprange')}" 10.0.0.0/8 | wc -l`] };
-  const peer = have('prips') ? { name: 'prips', argv: ['sh', '-c', 'prips 10.0.0.0/8 | wc -l'] } : null;
+  const peer = has('prips') ? { name: 'prips', argv: ['sh', '-c', 'prips 10.0.0.0/8 | wc -l'] } : null;
   const row = await compare('iprange 10.0.0.0/8 | wc -l (16.7M lines)', ours, peer, REPEAT, (mine, theirs) =>
     Number(mine.trim()) === 16777216 && (theirs === null || Number(theirs.trim()) === 16777216),
   );
@@ -55,7 +45,7 @@ async function benchFlatMemory(): Promise<BenchRow[]> {
 async function benchDeadSweep(): Promise<BenchRow[]> {
   const why = labUnavailable();
   const work = 'ping sweep of a lab /24: 8 live, 246 dead (-t 500 -r 1)';
-  if (why || !have('fping')) {
+  if (why || !has('fping')) {
     process.stderr.write(`bench: skipping the lab sweep: ${why ?? 'fping not installed'}\n`);
     return [];
   }

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { has } from '../test/lab.js';
 import { compare, timeCommand, type BenchRow } from './measure.js';
 
 const TCPPROBE = fileURLToPath(new URL('../bin/tcpprobe.js', import.meta.url));
@@ -71,18 +72,9 @@ function profileSummary(dir: string, top = 6): string {
     .join('; ');
 }
 
-function installed(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function benchTcp(): Promise<BenchRow[]> {
   const netns = loopbackNamespace();
-  const nmap = installed('nmap');
+  const nmap = has('nmap');
   const listen = [process.execPath, LISTENER, ...LISTEN_PORTS.map((port) => `127.0.0.1:${port}`)];
   const [command = '', ...args] = netns ? ['ip', 'netns', 'exec', netns, ...listen] : listen;
   const listener = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });

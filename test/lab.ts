@@ -62,7 +62,8 @@ function sh(args: string[], ns?: string): void {
   execFileSync(ns ? 'ip' : args[0] ?? '', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function has(command: string): boolean {
+/** Whether `command` is on the PATH. */
+export function has(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
     return true;
