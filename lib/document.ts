@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { LineBatcher } from './output.js';
 import type { Rec } from './records.js';
 
 /** Fields that belong to one port of a host, not to the host, when records are grouped. */
@@ -56,15 +57,20 @@ export class HostGroups {
  */
 export class ArrayWriter {
   private count = 0;
+  private readonly out: LineBatcher;
 
-  constructor(private readonly out: Writable) {}
+  constructor(stream: Writable) {
+    this.out = new LineBatcher(stream);
+  }
 
   /** Returns false when the stream wants a 'drain' before more. */
   add(record: Rec): boolean {
-    return this.out.write(`${this.count++ === 0 ? '[\n' : ',\n'}${JSON.stringify(record)}`);
+    this.out.push(`${this.count++ === 0 ? '[\n' : ',\n'}${JSON.stringify(record)}`);
+    return !this.out.full;
   }
 
   end(): void {
-    this.out.write(this.count === 0 ? '[]\n' : '\n]\n');
+    this.out.push(this.count === 0 ? '[]\n' : '\n]\n');
+    this.out.flush();
   }
 }

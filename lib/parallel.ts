@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { Observable } from 'rxjs';
-import { drained } from './output.js';
+import { drained, LineBatcher } from './output.js';
 import type { Rec } from './records.js';
 
 /** One shard: takes work records, gives result records. */
@@ -116,10 +116,17 @@ export function inProcesses(
         else reject(new Error(`${command} exited with status ${code}`));
       });
     });
+    const input = new LineBatcher(child.stdin);
     return {
-      send: (item) => child.stdin.write(`${JSON.stringify(item)}\n`),
+      send: (item) => {
+        input.push(`${JSON.stringify(item)}\n`);
+        return !input.full;
+      },
       ready: () => drained(child.stdin),
-      end: () => child.stdin.end(),
+      end: () => {
+        input.flush();
+        child.stdin.end();
+      },
       kill: () => child.kill('SIGTERM'),
       done,
     };

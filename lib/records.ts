@@ -100,17 +100,23 @@ export function targetsFromArgs(specs: readonly string[]): Iterable<Target> {
 /** The items of `source` until `signal` aborts: a pending read is abandoned, not awaited. */
 export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  const aborted = new Promise<IteratorResult<T>>((resolve) => {
-    if (signal.aborted) resolve({ done: true, value: undefined });
-    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
-  });
+  // One settle function for the read in flight, so an abort ends it. (Racing every read against one
+  // shared abort promise would leave a reaction on that promise per item: a leak on long inputs.)
+  let settle: ((step: IteratorResult<T>) => void) | null = null;
+  const onAbort = (): void => settle?.({ done: true, value: undefined });
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for (;;) {
-      const step = await Promise.race([iterator.next(), aborted]);
+    while (!signal.aborted) {
+      const step = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        settle = resolve;
+        iterator.next().then(resolve, reject);
+      });
+      settle = null;
       if (step.done) return;
       yield step.value;
     }
   } finally {
+    signal.removeEventListener('abort', onAbort);
     void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
 }
