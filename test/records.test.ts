@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { LineError, parseLine, readRecords, targetsFromArgs, untilAborted, type Rec } from '../lib/records.js';
@@ -73,4 +75,25 @@ t.test('untilAborted abandons a pending read', async (t) => {
   })();
   await reading;
   t.same(seen, [{ ip: '127.0.0.1' }]);
+});
+
+t.test('untilAborted holds nothing per item (memory stays flat on long inputs)', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  async function* many(): AsyncGenerator<number> {
+    for (let i = 0; i < 500_000; i++) yield i;
+  }
+  const abort = new AbortController();
+  let count = 0;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let during = 0;
+  for await (const _ of untilAborted(many(), abort.signal)) {
+    if (++count === 499_999) {
+      gc();
+      during = process.memoryUsage().heapUsed;
+    }
+  }
+  t.equal(count, 500_000);
+  t.ok(during - before < 8 * 1024 * 1024, `heap grew ${Math.round((during - before) / 1024)} KiB over 500k items`);
 });
