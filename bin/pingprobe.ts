@@ -1,6 +1,6 @@
 import { positiveInt, runMain, UsageError } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { pingSweep } from '../lib/pingprobe.js';
+import { MAX_PINGS_IN_FLIGHT, pingSweep } from '../lib/pingprobe.js';
 import { readRecords, targetsFromArgs, untilAborted, type Target } from '../lib/records.js';
 
 const help = `Usage: pingprobe [-n N] [-t MS] [-r N] [-c COUNT] [--all] [IP|SPEC...]
@@ -20,7 +20,7 @@ runMain({
   flags: { string: ['n', 't', 'r', 'c'], boolean: ['all', 'v'], default: { n: '256', t: '1000', r: '2', c: '1' } },
   async run(args, io) {
     const [concurrency, timeoutMs, retries, count] = [positiveInt(args, 'n'), positiveInt(args, 't'), positiveInt(args, 'r', 0), positiveInt(args, 'c')];
-    if (concurrency > 65535) throw new UsageError('-n must be at most 65535 (16-bit ICMP sequence numbers)');
+    if (concurrency > MAX_PINGS_IN_FLIGHT) throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} (16-bit ICMP sequence numbers)`);
     const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : (untilAborted(readRecords(io.stdin, io.lineError), io.signal) as AsyncIterable<Target>);
     const options = { concurrency, timeoutMs, retries, count, all: Boolean(args.all), log: io.log };
     const sweep = pingSweep(targets, options, () => io.records.ready());

@@ -120,14 +120,18 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   const clearProgress = (): string => (progressShown ? ((progressShown = false), '\r\x1b[K') : '');
   const log = (message: string): void => void process.stderr.write(`${clearProgress()}${command.name}: ${message}\n`);
 
-  // A closed stdout (`| head`) ends the command quietly with status 0.
+  // A closed stdout (`| head`) ends the command quietly with status 0: work stops as on a signal,
+  // and what the command still owes elsewhere (pmap's -w file) is written before it goes.
+  let stdoutClosed = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') {
-      abort.abort();
-      process.exit(interrupted || (inputErrors > 0 ? 2 : 0));
+    if (stdoutClosed) return;
+    if (err.code !== 'EPIPE') {
+      log(`cannot write output: ${err.message}`);
+      process.exit(1);
     }
-    log(`cannot write output: ${err.message}`);
-    process.exit(1);
+    stdoutClosed = true;
+    abort.abort();
+    setTimeout(() => process.exit(interrupted || (inputErrors > 0 ? 2 : 0)), 1000).unref();
   });
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) process.exit(interrupted);

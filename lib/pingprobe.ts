@@ -8,6 +8,9 @@ import { pullMerge } from './pool.js';
 import type { Rec, Target } from './records.js';
 import { familyOf, type Family } from './targets.js';
 
+/** Echoes one socket can have in flight: ICMP sequence numbers are 16 bits (RFC 792). */
+export const MAX_PINGS_IN_FLIGHT = 65535;
+
 export interface PingOptions {
   /** Probes in flight (-n). */
   concurrency: number;

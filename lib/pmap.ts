@@ -2,7 +2,7 @@
 // the same probes as the filters. -m picks how they run: one event loop, worker threads, or
 // child filter processes; the records, and so the output, are the same in each.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +14,11 @@ import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
-import { targetsFromArgs, type Rec, type Target } from './records.js';
-import { summaryLine, Tally, TerminalReport } from './report.js';
+import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
+import { targetsOf, type Rec, type Target } from './records.js';
+import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
-import { parseSpec, rangeSize } from './targets.js';
+import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
 export type Kind = 'ping' | 'tcp';
 export type Mode = 'async' | 'thread' | 'proc';
@@ -25,6 +26,7 @@ export type Mode = 'async' | 'thread' | 'proc';
 export interface PmapOptions {
   kind: Kind;
   spec: string;
+  ranges: AddressRange[];
   concurrency: number;
   mode: Mode;
   portsSpec: string;
@@ -63,11 +65,11 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   const kind = oneOf<Kind>(args, 'f', ['ping', 'tcp']);
   const spec = args.ip === undefined ? '' : String([args.ip].flat().pop());
   if (spec === '' || args.ip === true) throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
-  parseSpec(spec);
   const portsSpec = args.p === undefined ? DEFAULT_PORTS : String([args.p].flat().pop());
   const options: PmapOptions = {
     kind,
     spec,
+    ranges: parseSpec(spec),
     concurrency: positiveInt(args, 'n'),
     mode: oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async'),
     portsSpec,
@@ -79,6 +81,9 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     json: Boolean(args.json),
     shards: Math.max(1, shards),
   };
+  if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
+    throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
+  }
   if (args.w !== undefined) {
     const file = String([args.w].flat().pop());
     if (file === '' || args.w === true) throw new UsageError('missing FILE after -w');
@@ -93,6 +98,13 @@ export class ScanFile {
 
   /** Fail before the scan, not after it, when the file cannot be written. */
   check(): void {
+    let isDirectory = this.path.endsWith('/');
+    try {
+      isDirectory ||= statSync(this.path).isDirectory();
+    } catch {
+      // Not there yet: the usual case.
+    }
+    if (isDirectory) throw new UsageError(`cannot write -w ${this.path}: it is a directory`);
     const probe = this.temporary();
     try {
       closeSync(openSync(probe, 'w'));
@@ -104,8 +116,13 @@ export class ScanFile {
 
   save(document: unknown): void {
     const temporary = this.temporary();
-    writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
-    renameSync(temporary, this.path);
+    try {
+      writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
+      renameSync(temporary, this.path);
+    } catch (err) {
+      rmSync(temporary, { force: true });
+      throw err;
+    }
   }
 
   private temporary(): string {
@@ -122,7 +139,7 @@ const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`,
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
 function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
-  const targets = targetsFromArgs([options.spec]);
+  const targets = targetsOf(options.ranges);
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
   const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
@@ -136,7 +153,12 @@ function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () =>
   }
 
   const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
-  const shardOptions = { shards: options.shards, ready, onLog: log };
+  // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
+  const said = new Set<string>();
+  const onLog = (line: string): void => {
+    if (!said.has(line)) said.add(line), log(line);
+  };
+  const shardOptions = { shards: options.shards, ready, onLog };
   if (options.mode === 'thread') {
     // Threads share the process's descriptor table: each gets its share of the limit.
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
@@ -161,39 +183,39 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   file?.check();
   const started = new Date();
   const tally = new Tally();
-  const hosts = new HostGroups();
+  // Grouped by host only for the file: without -w nothing is kept per result.
+  const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
   const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
-  const ranges = parseSpec(options.spec);
-  const addresses = ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
+  const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
-  io.summary = () =>
-    `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${tally.totals.hosts} hosts, ${tally.totals.up} up` +
-    (options.kind === 'tcp' ? `, ${tally.totals.ports} ports, ${tally.totals.open} open` : '');
+  const counts = (): string =>
+    options.kind === 'tcp'
+      ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open`
+      : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
+  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
 
   if (!options.json) report.print(report.header(options.kind));
   const progress = io.progress;
-  const ticker = progress
-    ? setInterval(() => {
-        const done = options.kind === 'tcp' ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open` : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
-        progress(done);
-      }, 250)
-    : undefined;
+  const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
   const results = probeRecords(options, context.fdLimit, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
-    tap((record) => hosts.add(record as Target)),
+    tap((record) => hosts?.add(record as Target)),
   );
-  const shownRecords = writeAll(results, options.json ? io.records : report, io.signal);
+  let status: ScanStatus = 'done';
   try {
-    await shownRecords;
+    await writeAll(results, options.json ? io.records : report, io.signal);
+    if (io.signal.aborted) status = 'interrupted';
+  } catch (err) {
+    status = 'failed';
+    throw err;
   } finally {
     clearInterval(ticker);
     io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
-    const interrupted = io.signal.aborted;
-    if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, interrupted));
+    if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
     file?.save({
       scan: {
         command: ['pmap', ...context.argv].join(' '),
@@ -207,7 +229,8 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
         start: started.toISOString(),
         end: ended.toISOString(),
         elapsed_s: seconds,
-        interrupted,
+        status,
+        interrupted: status === 'interrupted',
         totals: tally.totals,
       },
       hosts,

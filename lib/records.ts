@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { addressesOf, canonicalAddress, parseSpec } from './targets.js';
+import { addressesOf, canonicalAddress, parseSpec, type AddressRange } from './targets.js';
 
 /** A record flowing through the pipeline: a JSON object, unknown fields kept. */
 export type Rec = Record<string, unknown>;
@@ -89,12 +89,14 @@ export async function* readRecords(
   }
 }
 
+/** A target record for every address of the ranges, in order, made as they are asked for. */
+export function* targetsOf(ranges: readonly AddressRange[]): Generator<Target> {
+  for (const ip of addressesOf(ranges)) yield { ip };
+}
+
 /** Targets named as arguments: every iprange spec, all checked before the first is expanded (lazily). */
 export function targetsFromArgs(specs: readonly string[]): Iterable<Target> {
-  const ranges = specs.flatMap((spec) => parseSpec(spec));
-  return (function* () {
-    for (const ip of addressesOf(ranges)) yield { ip };
-  })();
+  return targetsOf(specs.flatMap((spec) => parseSpec(spec)));
 }
 
 /** The items of `source` until `signal` aborts: a pending read is abandoned, not awaited. */

@@ -37,12 +37,15 @@ export class Tally {
       this.up.add(ip);
       this.totals.up++;
     }
-    if (record.port === undefined) return;
+    if (record.port === undefined) {
+      // tcpprobe's one record for a host that answered EHOSTUNREACH/ENETUNREACH.
+      if (record.state === 'unreachable') this.totals.unreachable++;
+      return;
+    }
     this.totals.ports++;
     if (record.state === 'open') this.totals.open++;
     else if (record.state === 'closed') this.totals.closed++;
-    else if (record.state === 'filtered') this.totals.filtered++;
-    else this.totals.unreachable++;
+    else this.totals.filtered++;
   }
 }
 
@@ -93,12 +96,14 @@ export class TerminalReport {
 const plural = (count: number, one: string, many = `${one}es`): string => `${count} ${count === 1 ? one : many}`;
 
 /** nmap's closing line, in our words: `pmap done: 256 IP addresses (3 hosts up) scanned in 2.04 seconds`. */
-export function summaryLine(kind: 'ping' | 'tcp', totals: Totals, seconds: number, interrupted: boolean): string {
+export type ScanStatus = 'done' | 'interrupted' | 'failed';
+
+export function summaryLine(kind: 'ping' | 'tcp', totals: Totals, seconds: number, status: ScanStatus): string {
   const hosts = `${plural(totals.hosts, 'IP address')} (${plural(totals.up, 'host', 'hosts')} up)`;
   const ports =
     kind === 'tcp'
       ? `, ${plural(totals.ports, 'port', 'ports')}: ${totals.open} open, ${totals.closed} closed, ${totals.filtered} filtered` +
-        (totals.unreachable ? `, ${totals.unreachable} unreachable` : '')
+        (totals.unreachable ? `, ${plural(totals.unreachable, 'host', 'hosts')} unreachable` : '')
       : '';
-  return `pmap ${interrupted ? 'interrupted' : 'done'}: ${hosts}${ports}, scanned in ${seconds.toFixed(2)} seconds`;
+  return `pmap ${status}: ${hosts}${ports}, scanned in ${seconds.toFixed(2)} seconds`;
 }

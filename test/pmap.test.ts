@@ -43,6 +43,9 @@ t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async 
     [['-f', 'ping', '-ip', '127.0.0.300'], 'bad target "127.0.0.300": not an IP address, range or CIDR'],
     [['-f', 'ping', '-ip', '127.0.0.1', '--frobnicate'], 'unknown option --frobnicate'],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-w', '/nonexistent-dir/result.json'], 'cannot write -w /nonexistent-dir/result.json: ENOENT'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-w', dir], `cannot write -w ${dir}: it is a directory`],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-w', `${dir}/new/`], `cannot write -w ${dir}/new/: it is a directory`],
+    [['-f', 'ping', '-ip', '127.0.0.1', '-n', '70000'], '-n must be at most 65535 for ping (16-bit ICMP sequence numbers)'],
   ];
   for (const [args, message] of cases) {
     const result = await runBin('pmap', args);
@@ -153,23 +156,54 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
   t.equal(new Set(answers).size, 1, 'the same document in every mode');
 });
 
-t.test('Ctrl-C leaves a valid JSON file with what was found, and exits 130', { skip: noLab }, async (t) => {
+t.test('Ctrl-C leaves a valid JSON file with what was found, and exits 130, in every mode', { skip: noLab }, async (t) => {
   const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: [...Array(200).keys()].map((i) => i + 100) } });
   t.teardown(lab.close);
-  const file = join(dir, 'interrupted.json');
-  // Port 22 answers at once; the 200 filtered ports keep the scan busy for seconds.
-  const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-299', '-w', file]);
-  let seen = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
-  while (!seen.includes('22/tcp')) await once(child.stdout!, 'data');
-  child.kill('SIGINT');
+  for (const mode of ['async', 'thread', 'proc']) {
+    const file = join(dir, `interrupted-${mode}.json`);
+    // Port 22 answers at once; the 200 filtered ports keep the scan busy for seconds.
+    const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-299', '-w', file, '-m', mode]);
+    let seen = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
+    while (!seen.includes('22/tcp')) await once(child.stdout!, 'data');
+    child.kill('SIGINT');
+    const result = await collect(child);
+    t.equal(result.code, 130, mode);
+    t.match(seen, /pmap interrupted: 1 IP address \(1 host up\)/);
+    const document = JSON.parse(readFileSync(file, 'utf8'));
+    t.equal(document.scan.status, 'interrupted');
+    t.same(document.hosts[lab.hosts[0] as string].ports.map((p: { port: number }) => p.port), [22], `${mode}: the open port found so far`);
+  }
+});
+
+t.test('ping gives the same hosts in every mode, live, dead and ICMP-silent', { skip: noLab }, async (t) => {
+  const lab = await buildLab({ hosts: 4, dropIcmp: [1] });
+  t.teardown(lab.close);
+  const answers: string[] = [];
+  for (const mode of ['async', 'thread', 'proc']) {
+    const result = await lab.run(binPath('pmap'), ['-f', 'ping', '-ip', '198.18.0.8-16', '-t', '300', '-r', '1', '--all', '--json', '-m', mode]);
+    t.equal(result.code, 0, mode);
+    if (mode === 'thread') t.match(result.stderr, /the sweep runs on the main thread/);
+    answers.push(result.stdout.trim().split('\n').map((line) => {
+      const r = JSON.parse(line) as { ip: string; alive: boolean };
+      return `${r.ip} ${r.alive}`;
+    }).sort().join(', '));
+  }
+  const live = new Set([lab.hosts[0], lab.hosts[2], lab.hosts[3]]);
+  const expected = Array.from({ length: 9 }, (_, i) => `198.18.0.${8 + i}`).map((ip) => `${ip} ${live.has(ip)}`).sort().join(', ');
+  t.same(answers, [expected, expected, expected]);
+});
+
+t.test('a closed stdout still leaves the -w file', async (t) => {
+  const file = join(dir, 'epipe.json');
+  const child = spawn(binPath('pmap'), ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1-3000', '--json', '--all', '-w', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await once(child.stdout, 'data');
+  child.stdout.destroy();
   const result = await collect(child);
-  t.equal(result.code, 130);
-  t.match(seen, /pmap interrupted: 1 IP address \(1 host up\)/);
-  t.ok(existsSync(file));
+  t.equal(result.code, 0);
+  t.equal(result.stderr, '');
   const document = JSON.parse(readFileSync(file, 'utf8'));
-  t.equal(document.scan.interrupted, true);
-  t.same(document.hosts[lab.hosts[0] as string].ports.map((p: { port: number }) => p.port), [22]);
+  t.equal(document.scan.status, 'interrupted');
 });
 
 t.test('a closed stdout ends pmap quietly', async (t) => {

@@ -35,18 +35,19 @@ t.test('tally and summary line', async (t) => {
     { ip: '127.0.0.1', port: 22, state: 'open' },
     { ip: '127.0.0.1', port: 23, state: 'closed' },
     { ip: '127.0.0.2', port: 22, state: 'filtered' },
-    { ip: '127.0.0.3', port: 22, state: 'unreachable' },
+    // tcpprobe --all: one record without a port for a host that answered EHOSTUNREACH.
+    { ip: '127.0.0.3', state: 'unreachable', reason: 'EHOSTUNREACH' },
   ]) tally.add(record);
-  t.same(tally.totals, { hosts: 3, up: 1, ports: 4, open: 1, closed: 1, filtered: 1, unreachable: 1 });
+  t.same(tally.totals, { hosts: 3, up: 1, ports: 3, open: 1, closed: 1, filtered: 1, unreachable: 1 });
   t.equal(
-    summaryLine('tcp', tally.totals, 1.234, false),
-    'pmap done: 3 IP addresses (1 host up), 4 ports: 1 open, 1 closed, 1 filtered, 1 unreachable, scanned in 1.23 seconds',
+    summaryLine('tcp', tally.totals, 1.234, 'done'),
+    'pmap done: 3 IP addresses (1 host up), 3 ports: 1 open, 1 closed, 1 filtered, 1 host unreachable, scanned in 1.23 seconds',
   );
   const ping = new Tally();
   ping.add({ ip: '127.0.0.1', alive: true });
   ping.add({ ip: '127.0.0.9', alive: false });
-  t.equal(summaryLine('ping', ping.totals, 0.5, true), 'pmap interrupted: 2 IP addresses (1 host up), scanned in 0.50 seconds');
+  t.equal(summaryLine('ping', ping.totals, 0.5, 'interrupted'), 'pmap interrupted: 2 IP addresses (1 host up), scanned in 0.50 seconds');
   const one = new Tally();
   one.add({ ip: '127.0.0.1', alive: false });
-  t.equal(summaryLine('ping', one.totals, 0, false), 'pmap done: 1 IP address (0 hosts up), scanned in 0.00 seconds');
+  t.equal(summaryLine('ping', one.totals, 0, 'failed'), 'pmap failed: 1 IP address (0 hosts up), scanned in 0.00 seconds');
 });
