@@ -89,10 +89,16 @@ export function parseFlags(argv: string[], flags: FlagSpec): minimist.ParsedArgs
   return args;
 }
 
+/** A flag's value as text; given twice, the last one counts (as in most getopt tools). */
+export function lastValue(args: minimist.ParsedArgs, name: string): string | undefined {
+  const raw: unknown = args[name];
+  if (raw === undefined) return undefined;
+  return String(Array.isArray(raw) ? raw[raw.length - 1] : raw);
+}
+
 /** A positive whole number flag (`-n 4`), or a usage error naming the flag. */
 export function positiveInt(args: minimist.ParsedArgs, name: string, min = 1): number {
-  const raw: unknown = args[name];
-  const text = Array.isArray(raw) ? String(raw[raw.length - 1]) : String(raw);
+  const text = lastValue(args, name) ?? '';
   if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`-${name.length > 1 ? '-' : ''}${name} must be a whole number >= ${min}, not "${text}"`);
   }
@@ -185,7 +191,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
       process.stdout.write(`${command.name} ${VERSION}\n`);
       return 0;
     }
-    io.verbose = Boolean(args.v ?? args.verbose);
+    io.verbose = Boolean(args.v);
     return command.run(args, io);
   };
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, tap, type Observable } from 'rxjs';
 import { HostGroups } from './document.js';
-import { positiveInt, UsageError, type Io } from './frame.js';
+import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
@@ -52,9 +52,8 @@ export function normalizeArgv(argv: readonly string[]): string[] {
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
 
 function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values: readonly T[], fallback?: T): T {
-  const raw: unknown = args[flag];
-  if ((raw === undefined || raw === '') && fallback) return fallback;
-  const value = Array.isArray(raw) ? String(raw[raw.length - 1]) : raw === undefined ? '' : String(raw);
+  const value = lastValue(args, flag) ?? '';
+  if (value === '' && fallback) return fallback;
   if (value === '') throw new UsageError(`missing -${flag} ${values.join('|')}`);
   if (!(values as readonly string[]).includes(value)) throw new UsageError(`-${flag} must be ${orList(values)}, not "${value}"`);
   return value as T;
@@ -63,9 +62,9 @@ function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values
 /** Flags to options, every mistake a UsageError naming the flag (exit 2). */
 export function pmapOptions(args: minimist.ParsedArgs, shards = availableParallelism()): PmapOptions {
   const kind = oneOf<Kind>(args, 'f', ['ping', 'tcp']);
-  const spec = args.ip === undefined ? '' : String([args.ip].flat().pop());
-  if (spec === '' || args.ip === true) throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
-  const portsSpec = args.p === undefined ? DEFAULT_PORTS : String([args.p].flat().pop());
+  const spec = lastValue(args, 'ip') ?? '';
+  if (spec === '') throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
+  const portsSpec = lastValue(args, 'p') ?? DEFAULT_PORTS;
   const options: PmapOptions = {
     kind,
     spec,
@@ -85,8 +84,8 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
   }
   if (args.w !== undefined) {
-    const file = String([args.w].flat().pop());
-    if (file === '' || args.w === true) throw new UsageError('missing FILE after -w');
+    const file = lastValue(args, 'w') ?? '';
+    if (file === '') throw new UsageError('missing FILE after -w');
     options.file = file;
   }
   return options;

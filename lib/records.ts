@@ -70,16 +70,27 @@ export async function* numberedLines(input: Readable): AsyncGenerator<{ line: nu
   }
 }
 
-/** Records from a stream; a bad line goes to `onError` and is skipped, the lines around it kept. */
+/**
+ * Records from a stream; a bad line goes to `onError` and is skipped, the lines around it kept.
+ * `check` may refuse a record that parsed (throwing an Error that says why), as a bad line.
+ */
 export async function* readRecords(
   input: Readable,
   onError: (err: LineError) => void,
   needIp = true,
+  check?: (record: Rec) => unknown,
 ): AsyncGenerator<Rec> {
   for await (const { line, text } of numberedLines(input)) {
     let record: Rec | null;
     try {
       record = parseLine(text, line, needIp);
+      if (record !== null && check) {
+        try {
+          check(record);
+        } catch (err) {
+          throw new LineError(line, (err as Error).message);
+        }
+      }
     } catch (err) {
       if (!(err instanceof LineError)) throw err;
       onError(err);

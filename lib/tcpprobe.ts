@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { positiveInt } from './frame.js';
+import { lastValue, positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
-import { LineError, numberedLines, parseLine, type Rec, type Target } from './records.js';
+import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
@@ -20,7 +20,7 @@ export const TCP_FLAGS = {
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
 export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
   return {
-    ports: parsePorts(String(args.p ?? DEFAULT_PORTS)),
+    ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
     concurrency: positiveInt(args, 'n'),
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
@@ -122,22 +122,8 @@ function recordPort(record: Rec): number | undefined {
  * Target records from a stream (NDJSON or bare IPs), as readRecords, but a record's `port`, when
  * present, is checked here so that a bad one is reported with its line number.
  */
-export async function* tcpTargets(input: Readable, onError: (err: LineError) => void): AsyncGenerator<Target> {
-  for await (const { line, text } of numberedLines(input)) {
-    try {
-      const record = parseLine(text, line, true);
-      if (record === null) continue;
-      try {
-        recordPort(record);
-      } catch (err) {
-        throw new LineError(line, (err as Error).message);
-      }
-      yield record as Target;
-    } catch (err) {
-      if (!(err instanceof LineError)) throw err;
-      onError(err);
-    }
-  }
+export function tcpTargets(input: Readable, onError: (err: LineError) => void): AsyncGenerator<Target> {
+  return readRecords(input, onError, true, recordPort) as AsyncGenerator<Target>;
 }
 
 /**

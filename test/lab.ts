@@ -186,3 +186,4 @@ export async function collect(child: ChildProcess, input?: string): Promise<RunR
 export function runBin(name: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return collect(spawn(binPath(name), args, { env: { ...process.env, ...env } }), input);
 }
+

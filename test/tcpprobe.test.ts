@@ -174,7 +174,8 @@ t.test('SIGINT stops a scan quickly with 130', async (t) => {
   const result = await done;
   const ms = performance.now() - interrupted;
   t.equal(result.code, 130);
-  t.ok(ms < 1500, `exited ${Math.round(ms)} ms after SIGINT`);
+  // Cancelling takes well under a second; the frame forces the exit at 1 s. A hang would run the whole scan.
+  t.ok(ms < 3000, `exited ${Math.round(ms)} ms after SIGINT`);
 });
 
 t.test('SIGINT while waiting on stdin exits 130, keeping what was found', async (t) => {

@@ -60,9 +60,12 @@ for (const byHost of [false, true]) {
     const child = spawn(binPath('tojson'), byHost ? ['--by-host'] : []);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stdin.write('{"ip":"127.0.0.1","port":1}\n{"ip":"127.0.0.2"}\n');
-    // The records are read once the by-host map or the streamed array holds them.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    // The bad first line is reported as soon as tojson reads it, which proves its handlers are in
+    // place; the two records came in the same chunk and are read before any further input.
+    child.stdin.write('oops\n{"ip":"127.0.0.1","port":1}\n{"ip":"127.0.0.2"}\n');
+    while (!stderr.includes('stdin:1')) await once(child.stderr, 'data');
     child.kill('SIGINT');
     const [code] = await once(child, 'close');
     t.equal(code, 130);
