@@ -22,6 +22,8 @@ export interface PingOptions {
   count: number;
   /** Emit silent and unreachable hosts too (--all). */
   all?: boolean;
+  /** Results in input order (--ordered); default: as they answer. */
+  ordered?: boolean;
   /** Retry backoff factor (fping -B); 1.5 by default. */
   backoff?: number;
   /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
@@ -103,7 +105,7 @@ export function pingSweep(
               complete: () => inner.complete(),
             });
           });
-        sweep = pullMerge(targets, options.concurrency, probeTarget, ready ? { ready } : {}).subscribe({
+        sweep = pullMerge(targets, options.concurrency, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
           next: (record) => subscriber.next(record),
           error: (err: unknown) => {
             close();

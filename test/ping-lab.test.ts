@@ -87,3 +87,28 @@ t.test('with 5% loss the default retries find every live host, again and again',
   }
   t.comment(`${retried} retries were needed over 3 rounds`);
 });
+
+t.test('--ordered writes hosts in input order; without it, as they answer', classify, async (t) => {
+  const lab = await buildLab({ hosts: 2 });
+  t.teardown(() => lab.close());
+  // A dead address first: it answers last, after its timeout and retries.
+  const input = [lab.dead[0]!, lab.hosts[0]!, lab.hosts[1]!].join('\n');
+  const order = (stdout: string): string[] => stdout.split('\n').filter(Boolean).map((line) => String((JSON.parse(line) as Row).ip));
+  const ordered = await collect(lab.spawn(PINGPROBE, ['--all', '--ordered', '-t', '200', '-r', '1']), input);
+  t.same(order(ordered.stdout), [lab.dead[0], lab.hosts[0], lab.hosts[1]]);
+  const asAnswered = await collect(lab.spawn(PINGPROBE, ['--all', '-t', '200', '-r', '1']), input);
+  t.equal(order(asAnswered.stdout).at(-1), lab.dead[0], 'the silent host comes out last');
+});
+
+t.test('a /24 of mostly dead hosts costs one timeout x tries in all, not per host', classify, async (t) => {
+  const lab = await buildLab({ hosts: 8 });
+  t.teardown(() => lab.close());
+  // 245 silent addresses: their echoes wait in the ARP queue, which once filled the socket's send
+  // buffer and stalled every send for seconds (10 s for this sweep before SO_SNDBUFFORCE).
+  const run = await collect(lab.spawn(PINGPROBE, ['-v', '-n', '256', '-t', '300', '-r', '1', `${SUBNET4}.2-254`]));
+  t.equal(run.code, 0, run.stderr);
+  t.same([...parse(run.stdout).keys()].sort(), [...lab.hosts].sort());
+  // The sweep's own clock (-v): 300 ms + 450 ms of tries, with room for a loaded machine.
+  const ms = Number(/elapsed (\d+\.\d+) s/.exec(run.stderr)?.[1] ?? NaN) * 1000;
+  t.ok(ms < 300 + 450 + 1500, `swept in ${Math.round(ms)} ms`);
+});
