@@ -20,6 +20,7 @@ runMain(
   {
     name: 'pmap',
     help,
+    errorsAreResults: true,
     flags: {
       string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
       boolean: ['all', 'json', 'v'],

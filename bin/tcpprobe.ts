@@ -18,6 +18,7 @@ is probed on that port only; a record with "alive": false is skipped.
 runMain({
   name: 'tcpprobe',
   help,
+  errorsAreResults: true,
   flags: { ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v'] },
   async run(args, io) {
     const options = tcpOptionsFromArgs(args);

@@ -44,6 +44,12 @@ export interface Command {
   flags: FlagSpec;
   /** The exit status (0 when undefined). */
   run(args: minimist.ParsedArgs, io: Io): Promise<number | void>;
+  /**
+   * Errors are part of the normal work (a connect scan gets an Error object from node:net per
+   * refused port): capture no stack traces, unless PMAP_DEBUG is set. Measured on a full-port
+   * loopback scan: 3.8 s -> 3.3 s.
+   */
+  errorsAreResults?: boolean;
 }
 
 export const VERSION = (
@@ -181,6 +187,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     process.exitCode = interrupted || (code === 0 && inputErrors > 0 ? 2 : code);
   };
 
+  if (command.errorsAreResults && !process.env.PMAP_DEBUG) Error.stackTraceLimit = 0;
   const go = async (): Promise<number | void> => {
     const args = parseFlags(argv, command.flags);
     if (args.help || args.h) {

@@ -161,7 +161,8 @@ const BATCH = 64;
  */
 export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: WorkerJob, options: ShardOptions): Observable<Rec> {
   return dealAcross(items, options, (emit) => {
-    const worker = new Worker(WORKER_SCRIPT, { workerData: job });
+    // A worker is an isolate of its own: it takes the main thread's stack-trace setting along.
+    const worker = new Worker(WORKER_SCRIPT, { workerData: { ...job, stackTraceLimit: Error.stackTraceLimit } });
     let outstanding = 0;
     let batch: Rec[] = [];
     let waiters: (() => void)[] = [];

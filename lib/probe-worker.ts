@@ -7,7 +7,8 @@ import type { Rec } from './records.js';
 
 const port = parentPort;
 if (!port) throw new Error('probe-worker runs only as a worker thread');
-const job = workerData as WorkerJob;
+const job = workerData as WorkerJob & { stackTraceLimit: number };
+Error.stackTraceLimit = job.stackTraceLimit;
 const run = (await import(job.module))[job.entry] as (items: AsyncIterable<Rec>, options: unknown) => Observable<Rec>;
 
 const queue: Rec[] = [];
