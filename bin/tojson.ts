@@ -1,7 +1,6 @@
-import { ArrayWriter, HostGroups } from '../lib/document.js';
+import { writeDocument } from '../lib/document.js';
 import { runMain } from '../lib/frame.js';
-import { drained } from '../lib/output.js';
-import { readRecords, untilAborted, type Target } from '../lib/records.js';
+import { readRecords, untilAborted } from '../lib/records.js';
 
 const help = `Usage: tojson [--by-host]
 Read NDJSON records (or bare IPs) on stdin and write one JSON document on stdout.
@@ -16,20 +15,8 @@ runMain({
   flags: { boolean: ['by-host', 'v'] },
   async run(args, io) {
     const byHost = Boolean(args['by-host']);
-    const records = untilAborted(readRecords(io.stdin, io.lineError, byHost), io.signal);
     let count = 0;
     io.summary = () => `${count} records`;
-    if (byHost) {
-      const hosts = new HostGroups();
-      for await (const record of records) hosts.add(record as Target), count++;
-      io.stdout.write(`${JSON.stringify(hosts, null, 2)}\n`);
-      return;
-    }
-    const array = new ArrayWriter(io.stdout);
-    for await (const record of records) {
-      count++;
-      if (!array.add(record)) await drained(io.stdout);
-    }
-    array.end();
+    await writeDocument(untilAborted(readRecords(io.stdin, io.lineError, byHost), io.signal), io.stdout, byHost, () => count++);
   },
 });

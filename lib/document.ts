@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { LineBatcher } from './output.js';
+import { drained, LineBatcher } from './output.js';
 import type { Rec } from './records.js';
 
 /** Fields that belong to one port of a host, not to the host, when records are grouped. */
@@ -73,4 +73,23 @@ export class ArrayWriter {
     this.out.push(this.count === 0 ? '[]\n' : '\n]\n');
     this.out.flush();
   }
+}
+
+/**
+ * tojson: the records as one JSON document on `out`, an array streamed as read or, `byHost`, the
+ * host groups written once at the end. `counted` hears of each record read.
+ */
+export async function writeDocument(records: AsyncIterable<Rec>, out: Writable, byHost: boolean, counted: () => void): Promise<void> {
+  if (byHost) {
+    const hosts = new HostGroups();
+    for await (const record of records) hosts.add(record as Rec & { ip: string }), counted();
+    out.write(`${JSON.stringify(hosts, null, 2)}\n`);
+    return;
+  }
+  const array = new ArrayWriter(out);
+  for await (const record of records) {
+    counted();
+    if (!array.add(record)) await drained(out);
+  }
+  array.end();
 }
