@@ -23,8 +23,8 @@ t.test('reads ping(8) output', async (t) => {
   t.same(parsePingOutput({ code: 1, stdout: unreachable, stderr: '' }), { rtts: [], reason: 'host-unreachable' });
   const v6 = 'From fd00:198:18::1 icmp_seq=1 Destination unreachable: Address unreachable\n';
   t.same(parsePingOutput({ code: 1, stdout: v6, stderr: '' }), { rtts: [], reason: 'host-unreachable' });
-  t.same(parsePingOutput({ code: 1, stdout: 'From 10.0.0.1 icmp_seq=1 Time to live exceeded\n', stderr: '' }), { rtts: [], reason: 'time-exceeded' });
-  t.same(parsePingOutput({ code: 1, stdout: 'From 10.0.0.1 icmp_seq=1 Frag needed and DF set\n', stderr: '' }), { rtts: [], reason: 'frag-needed-and-df-set' });
+  t.same(parsePingOutput({ code: 1, stdout: 'From 198.18.0.1 icmp_seq=1 Time to live exceeded\n', stderr: '' }), { rtts: [], reason: 'time-exceeded' });
+  t.same(parsePingOutput({ code: 1, stdout: 'From 198.18.0.1 icmp_seq=1 Frag needed and DF set\n', stderr: '' }), { rtts: [], reason: 'frag-needed-and-df-set' });
   t.same(parsePingOutput({ code: 1, stdout: 'PING x\n', stderr: '' }), { rtts: [] }, 'silence has no reason');
   t.same(parsePingOutput({ code: 2, stdout: '', stderr: 'ping: connect: Network is unreachable\n' }), { rtts: [], reason: 'send failed: Network is unreachable' });
   t.same(parsePingOutput({ code: null, stdout: '', stderr: '' }), { rtts: [], reason: 'send failed: ping exited with null' });

@@ -130,7 +130,7 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
   t.teardown(lab.close);
   const [a, , , d] = lab.hosts;
 
-  // pmap -n 4 -f ping -ip 192.168.0.1-192.168.0.100, with the lab's addresses.
+  // The seed's ping command line (pmap -n 4 -f ping -ip FIRST-LAST), with the lab's addresses.
   const ping = await lab.run(binPath('pmap'), ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`]);
   t.equal(ping.code, 0);
   const up = ping.stdout.split('\n').filter((line) => / up /.test(line)).map((line) => line.split(/\s+/)[0]);
@@ -138,7 +138,7 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
   t.notOk(ping.stdout.includes(d as string));
   t.match(ping.stdout, /pmap done: 21 IP addresses \(3 hosts up\)/);
 
-  // pmap -n 10 -f tcp -ip 192.168.0.1 -w result.json
+  // The seed's scan command line (pmap -n 10 -f tcp -ip HOST -w result.json), in each mode.
   const answers: string[] = [];
   for (const mode of ['async', 'thread', 'proc']) {
     const file = join(dir, `lab-${mode}.json`);
