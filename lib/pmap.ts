@@ -159,12 +159,10 @@ function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () =>
   };
   const shardOptions = { shards: options.shards, ready, onLog };
   if (options.mode === 'thread') {
-    // Threads share the process's descriptor table: each gets its share of the limit.
+    // Only tcp gets here (see above). Threads share the process's descriptor table: each gets its
+    // share of the limit.
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
-    const job = options.kind === 'tcp'
-      ? { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }
-      : { module: PROBES_MODULE, entry: 'pingRecords', options: { ...ping, concurrency: perShard } };
-    return inThreads(work, job, shardOptions);
+    return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }
   const common = ['-n', String(perShard), '-t', String(options.timeoutMs), '-r', String(options.retries), '--all'];
   return options.kind === 'tcp'
