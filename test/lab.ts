@@ -122,6 +122,13 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
       sh(['ip', 'addr', 'add', `${ip}/24`, 'dev', `vt${id}`], targetNs);
       sh(['ip', '-6', 'addr', 'add', `${hosts6[i]}/64`, 'dev', `vt${id}`, 'nodad'], targetNs);
     }
+    // The targets answer every probe: the kernel's ICMP rate limits (icmp_msgs_burst 50, one
+    // dest-unreachable per host per icmp_ratelimit) made REJECT answers to 50 SYNs in flight
+    // go missing now and then, so a rejected port timed out as filtered. These sysctls are per
+    // namespace; written through /proc so no procps is needed.
+    const limits = { 'ipv4/icmp_ratelimit': 0, 'ipv4/icmp_msgs_per_sec': 100000, 'ipv4/icmp_msgs_burst': 100000, 'ipv6/icmp/ratelimit': 0 };
+    const writes = Object.entries(limits).map(([key, value]) => `echo ${value} > /proc/sys/net/${key}`);
+    sh(['sh', '-c', writes.join(' && ')], targetNs);
     const rule = (...args: string[]): void => sh(['iptables', '-A', 'INPUT', ...args], targetNs);
     const rule6 = (...args: string[]): void => sh(['ip6tables', '-A', 'INPUT', ...args], targetNs);
     for (const i of options.dropIcmp ?? []) {
