@@ -84,7 +84,7 @@ t.test('matches IPv4 errors to the request they quote', async (t) => {
   ];
   for (const [type, code, reason] of codes) {
     const error = ipv4([10, 0, 0, 1], [198, 18, 0, 1], 64, Buffer.concat([Buffer.from([type, code, 0, 0, 0, 0, 0, 0]), quoted]));
-    t.match(parseIcmp(4, error, '10.0.0.1'), { kind: 'error', reason, target: '198.18.0.200' }, `type ${type} code ${code}`);
+    t.match(parseIcmp(4, error, '198.18.0.254'), { kind: 'error', reason, target: '198.18.0.200' }, `type ${type} code ${code}`);
   }
   const aboutTcp = ipv4([198, 18, 0, 1], [198, 18, 0, 200], 64, hex('0000 0000 0000 0000'), 6);
   t.equal(parseIcmp(4, ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64, Buffer.concat([hex('0303 0000 0000 0000'), aboutTcp])), '1.1.1.1'), null, 'quoting a TCP segment');
