@@ -1,6 +1,5 @@
 import { runMain } from '../lib/frame.js';
 import { normalizeArgv, pmapOptions, runPmap } from '../lib/pmap.js';
-import { openFileLimit } from '../lib/tcpprobe.js';
 
 const help = `Usage: pmap -f ping|tcp -ip SPEC [-n N] [-p PORTS] [-w FILE] [-m async|thread|proc] [-v]
 Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts (-f tcp) and list open ports.
@@ -27,7 +26,7 @@ runMain(
       default: { n: '100', t: '1000', r: '2', c: '1' },
     },
     run: (args, io) =>
-      runPmap(pmapOptions(args), io, { argv, colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, fdLimit: openFileLimit() }),
+      runPmap(pmapOptions(args), io, { argv, colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }),
   },
   normalizeArgv(argv),
 );

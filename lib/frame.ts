@@ -25,8 +25,6 @@ export interface Io {
   /** Aborted by SIGINT/SIGTERM or a closed stdout: stop reading, cancel in-flight work. */
   signal: AbortSignal;
   verbose: boolean;
-  /** Whether stderr is a terminal (progress lines are drawn only there). */
-  interactive: boolean;
   log(message: string): void;
   /** Report a bad input line; the run goes on and exits 2 at the end. */
   lineError(err: LineError): void;
@@ -161,7 +159,6 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     records: new RecordWriter(process.stdout),
     signal: abort.signal,
     verbose: false,
-    interactive: Boolean(process.stderr.isTTY),
     ...(process.stderr.isTTY
       ? {
           progress: (line: string) => {

@@ -59,10 +59,7 @@ export class LineBatcher {
 
 /** NDJSON out, one record a line, honouring the stream's backpressure. */
 export class RecordWriter extends LineBatcher {
-  count = 0;
-
   write(record: Rec): void {
-    this.count++;
     this.push(`${JSON.stringify(record)}\n`);
   }
 }

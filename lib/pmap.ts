@@ -18,6 +18,7 @@ import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
+import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
 export type Kind = 'ping' | 'tcp';
@@ -137,10 +138,12 @@ function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generat
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, fdLimit: number | null, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
+function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
   const targets = targetsOf(options.ranges);
+  // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
+  const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries };
+  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
@@ -175,7 +178,7 @@ function shown(record: Rec, all: boolean): boolean {
 }
 
 /** Run a scan: results on the terminal (or NDJSON with --json) as they come, the file at the end. */
-export async function runPmap(options: PmapOptions, io: Io, context: { argv: string[]; colour: boolean; fdLimit: number | null }): Promise<number> {
+export async function runPmap(options: PmapOptions, io: Io, context: { argv: string[]; colour: boolean }): Promise<number> {
   const file = options.file === undefined ? null : new ScanFile(options.file);
   file?.check();
   const started = new Date();
@@ -195,7 +198,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   if (!options.json) report.print(report.header(options.kind));
   const progress = io.progress;
   const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
-  const results = probeRecords(options, context.fdLimit, () => io.records.ready(), io.log).pipe(
+  const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts?.add(record as Target)),

@@ -9,7 +9,8 @@ const port = parentPort;
 if (!port) throw new Error('probe-worker runs only as a worker thread');
 const job = workerData as WorkerJob & { stackTraceLimit: number };
 Error.stackTraceLimit = job.stackTraceLimit;
-const run = (await import(job.module))[job.entry] as (items: AsyncIterable<Rec>, options: unknown) => Observable<Rec>;
+type ProbeEntry = (items: AsyncIterable<Rec>, options: unknown, ready: undefined, log: (line: string) => void) => Observable<Rec>;
+const run = (await import(job.module))[job.entry] as ProbeEntry;
 
 const queue: Rec[] = [];
 let ended = false;
@@ -57,7 +58,8 @@ async function* items(): AsyncGenerator<Rec> {
   }
 }
 
-run(items(), job.options).subscribe({
+// Notices (the fd-limit clamp) go to the main thread, which passes each on once.
+run(items(), job.options, undefined, (line) => post({ type: 'log', line })).subscribe({
   next: (record) => {
     out.push(record);
     if (out.length >= 256) flush();
