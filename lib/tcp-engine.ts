@@ -45,8 +45,8 @@ export interface EngineOptions {
 }
 
 /** Errors about this machine, not the target: never a port state (TOOLCHAIN.md "EMFILE storms"). */
-const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM', 'EAGAIN']);
-const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+export const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM', 'EAGAIN']);
+export const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
 /**
  * ECONNREFUSED is an RST, or an ICMP port-unreachable: Linux maps both to the same errno for a
  * connecting socket (tcp_v4_err, icmp_err_convert), so a connect scan reports both as closed, as
@@ -54,8 +54,8 @@ const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 
  */
 const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
-const SELF_CONNECT_TRIES = 4;
-const MAX_BACKOFF_MS = 1000;
+export const SELF_CONNECT_TRIES = 4;
+export const MAX_BACKOFF_MS = 1000;
 
 export interface EngineCounters {
   /** connect() calls, retries included. */

@@ -2,23 +2,24 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { lastValue, positiveInt } from './frame.js';
+import { lastValue, positiveInt, UsageError } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
-import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { connectProber, ENGINE_NAMES, type EngineName } from './native/choose.js';
+import { type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
 
 /** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r'],
+  string: ['n', 'p', 't', 'r', 'engine'],
   boolean: ['all', 'ordered'],
   default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
 };
 
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered' | 'engine'> {
   return {
     ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
     concurrency: positiveInt(args, 'n'),
@@ -26,7 +27,16 @@ export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'port
     retries: positiveInt(args, 'r', 0),
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
+    engine: engineFromArgs(args),
   };
+}
+
+/** `--engine native|net` (lib/native/choose.ts), or undefined: the addon when it loads. */
+function engineFromArgs(args: ParsedArgs): EngineName | undefined {
+  const name = lastValue(args, 'engine');
+  if (name === undefined) return undefined;
+  if (!(ENGINE_NAMES as readonly string[]).includes(name)) throw new UsageError(`--engine must be ${ENGINE_NAMES.join(' or ')}, not "${name}"`);
+  return name as EngineName;
 }
 
 /**
@@ -52,8 +62,10 @@ export interface TcpScanOptions {
   ordered: boolean;
   /** The process's open-file soft limit; undefined asks `ulimit -n`, null means no limit. */
   fdLimit?: number | null;
-  /** Injected socket layer (default: node:net). */
+  /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
+  /** The I/O backend; undefined: the native addon when it loads, node:net otherwise (said under -v). */
+  engine?: EngineName | undefined;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
   /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
@@ -150,12 +162,12 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const prober = new ConnectProber(options.layer ?? netSocketLayer, {
-    timeoutMs: options.timeoutMs,
-    retries: options.retries,
-    maxSockets: inFlightLimit,
-    onThrottle: notice,
-  });
+  const { prober, said } = connectProber(
+    options.engine,
+    { timeoutMs: options.timeoutMs, retries: options.retries, maxSockets: inFlightLimit, onThrottle: notice },
+    options.layer,
+  );
+  if (said) notice(said);
   let started = 0;
   let ended = 0;
   const stats: TcpScanStats = {
@@ -262,12 +274,14 @@ export function tcpScan(
       error: (err: unknown) => subscriber.error(err),
       complete: () => {
         ended = performance.now();
+        prober.close?.();
         subscriber.complete();
       },
     });
     return () => {
       if (ticker) clearInterval(ticker);
       subscription.unsubscribe();
+      prober.close?.();
     };
   });
   return { records, stats };

@@ -4,7 +4,12 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { binPath, collect, runBin } from './lab.js';
+import { binPath, collect, runBin as runAnyBin } from './lab.js';
+
+// The engine under test: node:net here; tcpprobe-native.test.ts runs this file again on the addon.
+const ENGINE = process.env.PMAP_TEST_TCP_ENGINE ?? 'net';
+const runBin = (name: 'tcpprobe', args: string[], input?: string): ReturnType<typeof runAnyBin> => runAnyBin(name, ['--engine', ENGINE, ...args], input);
+const ENGINE_SAID = `tcpprobe: engine: ${ENGINE} (`;
 
 // An address of 127/8 of our own (Linux routes all of it to lo) and ports below the ephemeral range,
 // so nothing else on the machine is likely to listen there.
@@ -123,22 +128,23 @@ t.test('usage errors exit 2', async (t) => {
 t.test('-v: counts on stderr', async (t) => {
   const result = await runBin('tcpprobe', ['-v', '-p', `${base}-${base + 9}`, V4]);
   t.equal(result.code, 0);
-  t.match(result.stderr, /^tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s, elapsed [\d.]+ s\n$/);
+  t.ok(result.stderr.startsWith(ENGINE_SAID), result.stderr);
+  t.match(result.stderr, /\ntcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s, elapsed [\d.]+ s\n$/);
 });
 
 t.test('a terminal on stderr gets a progress line, cleared before the -v summary', async (t) => {
   const hasScript = await collect(spawn('sh', ['-c', 'command -v script']));
   if (hasScript.code !== 0) return t.plan(0, 'script(1) is not installed');
   // 20000-39999 holds our three listeners, whatever the base.
-  const command = `"${binPath('tcpprobe')}" -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
+  const command = `"${binPath('tcpprobe')}" --engine ${ENGINE} -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
   const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
   t.equal(result.code, 0);
-  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: 1 hosts, \d+ ports tried, \d open, \d+ closed/, 'progress drawn');
+  t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, \d+ ports tried, \d open, \d+ closed/, 'progress drawn');
   t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, 20000 ports tried, 3 open, 19997 closed, .* elapsed [\d.]+ s\r?\n$/, 'wiped before the summary');
 });
 
 t.test('-n far above ulimit -n finishes with the right answer, and says so', async (t) => {
-  const child = spawn('sh', ['-c', `ulimit -n 128 && exec "$0" "$@"`, binPath('tcpprobe'), '-v', '-n', '50000', '-p', `${base}-${base + 3000}`, V4, '::1']);
+  const child = spawn('sh', ['-c', `ulimit -n 128 && exec "$0" "$@"`, binPath('tcpprobe'), '--engine', ENGINE, '-v', '-n', '50000', '-p', `${base}-${base + 3000}`, V4, '::1']);
   const result = await collect(child);
   t.equal(result.code, 0, result.stderr);
   const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
@@ -149,24 +155,27 @@ t.test('-n far above ulimit -n finishes with the right answer, and says so', asy
 
 t.test('real EMFILE storms (no clamp, 5000 in flight, ulimit -n 100) still give the right answer', async (t) => {
   const fixture = fileURLToPath(new URL('./fixtures/tcp-scan.js', import.meta.url));
-  const child = spawn('sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', process.execPath, fixture, '5000', `${base}-${base + 3000}`, V4, '::1']);
+  const child = spawn('sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', process.execPath, fixture, ENGINE, '5000', `${base}-${base + 3000}`, V4, '::1']);
   const result = await collect(child);
   t.equal(result.code, 0, result.stderr);
   const found = (lines(result.stdout) as { ip: string; port: number }[]).map(({ ip, port }) => `${ip} ${port}`).sort();
   t.same(found, [V4, '::1'].flatMap((ip) => open.map((port) => `${ip} ${port}`)).sort());
-  t.match(result.stderr, /^out of local resources, lowering sockets in flight from 5000 to \d+\n/);
+  // node:net holds a descriptor per connect in flight and meets EMFILE; the addon's thread reuses
+  // sockets whose answer came at once, so on loopback it may never run out (lib/native/tcp.ts is
+  // driven through EMFILE by native-tcp.test.ts).
+  if (ENGINE === 'net') t.match(result.stderr, /\nout of local resources, lowering sockets in flight from 5000 to \d+\n/);
   t.match(result.stderr, /2 hosts, 6002 ports tried, 6 open, 5996 closed, 0 filtered/);
 });
 
 t.test('a closed stdout (| head -1) ends quietly with status 0', async (t) => {
-  const child = spawn('bash', ['-c', `"${binPath('tcpprobe')}" --all -p 20000-40000 ${V4} | head -1; echo "status \${PIPESTATUS[0]}" >&2`]);
+  const child = spawn('bash', ['-c', `"${binPath('tcpprobe')}" --engine ${ENGINE} --all -p 20000-40000 ${V4} | head -1; echo "status \${PIPESTATUS[0]}" >&2`]);
   const result = await collect(child);
   t.equal(lines(result.stdout).length, 1);
   t.equal(result.stderr, 'status 0\n');
 });
 
 t.test('SIGINT stops a scan quickly with 130', async (t) => {
-  const child = spawn(binPath('tcpprobe'), ['--all', '-p', '-', V4]);
+  const child = spawn(binPath('tcpprobe'), ['--engine', ENGINE, '--all', '-p', '-', V4]);
   const done = collect(child);
   await once(child.stdout!, 'data');
   const interrupted = performance.now();
@@ -179,7 +188,7 @@ t.test('SIGINT stops a scan quickly with 130', async (t) => {
 });
 
 t.test('SIGINT while waiting on stdin exits 130, keeping what was found', async (t) => {
-  const child = spawn(binPath('tcpprobe'), ['-p', String(base + 3)]);
+  const child = spawn(binPath('tcpprobe'), ['--engine', ENGINE, '-p', String(base + 3)]);
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stdin.write(`${V4}\n`);
