@@ -12,7 +12,7 @@ is probed on that port only; a record with "alive": false is skipped.
   -t MS        timeout per try (default ${D.timeoutMs});  -r N  retries after a timeout (default ${D.retries})
   --all        also closed and filtered ports, and {"ip","state":"unreachable","reason"} once per
                host answering EHOSTUNREACH/ENETUNREACH (its other ports are not tried)
-  --ordered    ports in ascending order, results in input order
+  --ordered    ports in ascending order, results in input order;  --engine native|net  I/O engine
   -v           counts, ports/s and elapsed time on stderr;  -h, --help  this help;  --version`;
 
 runMain({

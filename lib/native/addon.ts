@@ -42,7 +42,9 @@ export function loadAddon(): { addon: NativeAddon } | { error: string } {
   return loaded;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+// First name wins where two share a number (EAGAIN, not EWOULDBLOCK; EDEADLK, not EDEADLOCK).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
 
 /** `ECONNREFUSED` for 111, as node's own errors spell it. */
 export function errnoName(errno: number): string {

@@ -10,6 +10,9 @@ import {
 } from '../tcp-engine.js';
 import { AddressWords, Done, errnoName, NativeEngine, type NativeAddon } from './addon.js';
 
+/** The engine as this prober uses it: NativeEngine, or a test's scripted fake. */
+export type ConnectEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
+
 /** int32 words per connect request (native/tcp.c): token, port, family, timeout ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
 
@@ -30,7 +33,7 @@ export class NativeConnectProber {
   private readonly address = new AddressWords();
 
   constructor(
-    private readonly engine: NativeEngine,
+    private readonly engine: ConnectEngine,
     private readonly options: EngineOptions,
   ) {
     this.capacity = Math.max(1, options.maxSockets);
