@@ -173,8 +173,9 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
 }
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  // strerror alone, as node's raw-socket addon words it: "Operation not permitted".
+  (void)what;
+  const char *message = strerror(err);
   napi_value code, msg, error;
   const char *name = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == EMFILE ? "EMFILE" : "ENATIVE";
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
@@ -220,9 +221,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "open(kind, onBatch)");
     return NULL;
   }
-  const backend *be = strcmp(kind, "tcp") == 0 ? &tcp_backend : NULL;
+  const backend *be = strcmp(kind, "tcp") == 0 ? &tcp_backend : strcmp(kind, "icmp") == 0 ? &icmp_backend : NULL;
   if (be == NULL) {
-    napi_throw_type_error(env, NULL, "kind must be tcp");
+    napi_throw_type_error(env, NULL, "kind must be tcp or icmp");
     return NULL;
   }
   engine *e = calloc(1, sizeof *e);
@@ -295,6 +296,17 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// strerror(3): the words the raw-socket engine's errors carry ("No route to host").
+static napi_value js_strerror(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], text;
+  int32_t err = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc == 1) napi_get_value_int32(env, argv[0], &err);
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &text);
+  return text;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -313,6 +325,7 @@ NAPI_MODULE_INIT() {
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   return exports;

@@ -9,6 +9,7 @@ export interface NativeAddon {
   cancel(handle: object, tokens: Int32Array): void;
   ref(handle: object, on: boolean): void;
   close(handle: object): void;
+  strerror(errno: number): string;
 }
 
 /** Completion kinds (native/engine.h): four int32 per completion, token, kind, detail (errno), rtt in µs. */
@@ -161,7 +162,9 @@ export class AddressWords {
   private readonly words = new Int32Array(4);
 
   write(ip: string, words: Int32Array, at: number): boolean {
-    if (ip !== this.lastIp) {
+    if (ip !== this.lastIp && this.writeV4(ip)) {
+      this.lastIp = ip;
+    } else if (ip !== this.lastIp) {
       const parsed = parseAddress(ip);
       if (!parsed) {
         words[at + 2] = 0; // the thread skips a request of family 0
@@ -180,6 +183,22 @@ export class AddressWords {
     }
     words[at + 2] = this.family;
     words.set(this.words, at + 4);
+    return true;
+  }
+
+  /** Dotted quads the quick way: a sweep parses a new address per probe. */
+  private writeV4(ip: string): boolean {
+    const parts = ip.split('.');
+    if (parts.length !== 4) return false;
+    const bytes = new Uint8Array(this.words.buffer);
+    bytes.fill(0);
+    for (let i = 0; i < 4; i++) {
+      const text = parts[i]!;
+      const value = Number(text);
+      if (!/^\d{1,3}$/.test(text) || value > 255) return false;
+      bytes[i] = value;
+    }
+    this.family = 4;
     return true;
   }
 }
