@@ -23,7 +23,7 @@ runMain({
   async run(args, io) {
     const options = tcpOptionsFromArgs(args);
     const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : untilAborted(tcpTargets(io.stdin, io.lineError), io.signal);
-    const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
+    const verbose = io.verbose ? { onNotice: io.log, onEngine: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
     const { records, stats } = tcpScan(targets, { ...options, ...verbose, ...(io.progress ? { onProgress: io.progress } : {}) }, () => io.records.ready());
     io.summary = () => stats.summary();
     await writeAll(records, io.records, io.signal);

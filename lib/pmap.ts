@@ -19,6 +19,7 @@ import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
 import { openFileLimit } from './tcpprobe.js';
+import { nativeIcmpUsable } from './native/icmp.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
 export type Kind = 'ping' | 'tcp';
@@ -145,12 +146,14 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
   const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
-  if (options.mode === 'thread' && options.kind === 'ping') {
+  // The addon's ICMP engine is context-aware: each worker thread opens its own raw sockets.
+  const pingThreads = options.mode === 'thread' && options.kind === 'ping' && nativeIcmpUsable();
+  if (options.mode === 'thread' && options.kind === 'ping' && !pingThreads) {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
     // "Module did not self-register", and in a lone worker its socket never delivers a reply.
     log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
   }
-  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
+  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread' && !pingThreads) {
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
   }
 
@@ -161,6 +164,9 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
     if (!said.has(line)) said.add(line), log(line);
   };
   const shardOptions = { shards: options.shards, ready, onLog };
+  if (options.mode === 'thread' && options.kind === 'ping') {
+    return inThreads(work, { module: PROBES_MODULE, entry: 'pingRecords', options: { ...ping, concurrency: perShard } }, shardOptions);
+  }
   if (options.mode === 'thread') {
     // Only tcp gets here (see above). Threads share the process's descriptor table: each gets its
     // share of the limit.

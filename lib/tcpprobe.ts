@@ -66,6 +66,8 @@ export interface TcpScanOptions {
   layer?: SocketLayer;
   /** The I/O backend; undefined: the native addon when it loads, node:net otherwise (said under -v). */
   engine?: EngineName | undefined;
+  /** Told which engine runs the scan (`engine: native (...)`), for -v. */
+  onEngine?: (line: string) => void;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
   /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
@@ -167,7 +169,7 @@ export function tcpScan(
     { timeoutMs: options.timeoutMs, retries: options.retries, maxSockets: inFlightLimit, onThrottle: notice },
     options.layer,
   );
-  if (said) notice(said);
+  if (said) options.onEngine?.(said);
   let started = 0;
   let ended = 0;
   const stats: TcpScanStats = {

@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import { errorReason } from '../icmp.js';
 import type { EchoOptions, EchoResult } from '../icmp-engine.js';
 import type { Family } from '../targets.js';
-import { AddressWords, Done, errnoName, NativeEngine, type NativeAddon } from './addon.js';
+import { AddressWords, Done, errnoName, loadAddon, NativeEngine, type NativeAddon } from './addon.js';
 
 /** int32 words per echo request (native/icmp.c): token, unused, family, wait ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
@@ -90,5 +90,20 @@ export class NativeIcmpProber {
         if (token) this.engine.cancel(token);
       };
     });
+  }
+}
+
+/**
+ * Whether this process can ping through the addon (it loads, and raw sockets open): then every
+ * worker thread loads its own instance and `pmap -m thread` splits a sweep across threads.
+ */
+export function nativeIcmpUsable(): boolean {
+  const loaded = loadAddon();
+  if ('error' in loaded) return false;
+  try {
+    NativeIcmpProber.open(loaded.addon).close();
+    return true;
+  } catch {
+    return false;
   }
 }
