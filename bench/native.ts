@@ -1,7 +1,12 @@
 // The engines of issue 11 against their peers, same run, alternating, 5 runs each: the addon's
 // connect scan and the node:net fallback against `nmap -sT -p- -T5` on a full-port scan of
-// 127.0.0.1 in a namespace of our own (only our listeners there). Rows report median and min.
+// 127.0.0.1 in a namespace of our own (only our listeners there); and a ping sweep of the 65536
+// addresses of 127.0.0.0/16 (that namespace's lo) by the addon and by the raw-socket fallback
+// against a one-socket C floor built here with gcc. Rows report median and min.
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { has } from '../test/lab.js';
@@ -10,6 +15,8 @@ import { compare, type BenchRow } from './measure.js';
 import { loopbackNamespace, nmapOpenPorts, openPorts } from './tcp.js';
 
 const TCPPROBE = fileURLToPath(new URL('../bin/tcpprobe.js', import.meta.url));
+const PINGPROBE = fileURLToPath(new URL('../bin/pingprobe.js', import.meta.url));
+const FLOOR_SOURCE = fileURLToPath(new URL('../../bench/ping-floor.c', import.meta.url));
 const LISTENER = fileURLToPath(new URL('../test/fixtures/listen.js', import.meta.url));
 const LISTEN_PORTS = [22, 80, 443, 8080, 45000];
 const REPEAT = 5;
@@ -45,10 +52,40 @@ export async function benchNative(): Promise<BenchRow[]> {
       row.note = minRatio(row);
       rows.push(row);
     }
+    rows.push(...(await pingRows(options, where)));
     return rows;
   } finally {
     listener.kill('SIGKILL');
     if (netns) execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+  }
+}
+
+async function pingRows(options: { netns?: string }, where: string): Promise<BenchRow[]> {
+  if (process.getuid?.() !== 0 || !has('gcc')) {
+    process.stderr.write('bench: ping rows skipped: they need root (raw sockets) and gcc (the floor)\n');
+    return [];
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pmap-floor-'));
+  try {
+    const floor = join(dir, 'ping-floor');
+    execFileSync('gcc', ['-O2', '-o', floor, FLOOR_SOURCE]);
+    const alive = (stdout: string): number => stdout.split('\n').filter((line) => line.includes('"alive":true')).length;
+    const peer = { name: 'C floor, one raw socket, window 1000', argv: [floor, '127.0.0.0', '65536', '1000'], options };
+    const rows: BenchRow[] = [];
+    for (const engine of ['native', 'raw']) {
+      const row = await compare(
+        `ping 127.0.0.0/16 (65536 hosts)${where}, --engine ${engine}`,
+        { name: `pingprobe --engine ${engine} -n 1000`, argv: [process.execPath, PINGPROBE, '--engine', engine, '-n', '1000', '127.0.0.0/16'], options },
+        peer,
+        REPEAT,
+        (ours, theirs) => alive(ours) === 65536 && Number(theirs) === 65536,
+      );
+      row.note = minRatio(row);
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
