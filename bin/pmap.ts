@@ -21,7 +21,7 @@ runMain(
     help,
     errorsAreResults: true,
     flags: {
-      string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
+      string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX'],
       boolean: ['all', 'json', 'v'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
     },

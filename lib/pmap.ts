@@ -18,6 +18,8 @@ import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
+import { defaultStylesheet } from './out/xml.js';
+import { openScanXml } from './out/xml-file.js';
 import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
@@ -38,16 +40,18 @@ export interface PmapOptions {
   all: boolean;
   json: boolean;
   file?: string;
+  /** -oX FILE: the nmap-style XML document (lib/out/xml.ts). */
+  xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
 }
 
 /**
  * The seed spells the target flag `-ip`, which getopt-style parsers read as `-i -p`: make it the
- * long option before minimist sees it (`-ip X`, `-ip=X`).
+ * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+  return argv.map((arg) => (/^-(ip|oX)(=|$)/.test(arg) ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -88,6 +92,11 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     const file = lastValue(args, 'w') ?? '';
     if (file === '') throw new UsageError('missing FILE after -w');
     options.file = file;
+  }
+  if (args.oX !== undefined) {
+    const xmlFile = lastValue(args, 'oX') ?? '';
+    if (xmlFile === '') throw new UsageError('missing FILE after -oX');
+    options.xmlFile = xmlFile;
   }
   return options;
 }
@@ -182,6 +191,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const file = options.file === undefined ? null : new ScanFile(options.file);
   file?.check();
   const started = new Date();
+  const xml = options.xmlFile === undefined ? null : openScanXml(options.xmlFile, {
+    command: ['pmap', ...context.argv].join(' '),
+    all: options.all,
+    start: started,
+    options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
+    ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
+  });
   const tally = new Tally();
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
@@ -200,6 +216,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
+    tap((record) => xml?.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts?.add(record as Target)),
   );
@@ -216,6 +233,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
     if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
+    xml?.close({ summary: summaryLine(options.kind, tally.totals, seconds, status), ...(status === 'done' ? {} : { error: status }) });
     file?.save({
       scan: {
         command: ['pmap', ...context.argv].join(' '),

@@ -1,0 +1,20 @@
+// toxml --help, and the source of man/toxml.1 (see lib/help/man.ts).
+export const help = `Usage: toxml [-p PORTS] [--stylesheet URL | --no-stylesheet] [--window N] [-v]
+Read records on stdin (iprange, pingprobe, tcpprobe, svcprobe) and write one nmap-style
+XML document (nmap -oX, valid against nmap.dtd) on stdout, for ndiff, xsltproc, importers.
+
+Options:
+  -p PORTS          the ports scanned, for <scaninfo> (default: no scaninfo)
+  --stylesheet URL  the xml-stylesheet href (default: nmap.xsl where installed)
+  --no-stylesheet   no xml-stylesheet instruction
+  --window N        hosts held open while their records arrive (default 1024)
+  -v                count and elapsed time on stderr
+  -h, --help        this help;  --version  the version
+
+Examples:
+  tcpprobe -p 1-1024 127.0.0.1 | toxml -p 1-1024 > scan.xml
+  ndiff old.xml scan.xml
+  xsltproc scan.xml > scan.html
+
+Exit status: 0 done, 1 failure, 2 usage or bad input line, 130 interrupted
+(the document is complete and valid in every case).`;
