@@ -1,7 +1,8 @@
 // toxml --help, and the source of man/toxml.1 (see lib/help/man.ts).
 export const help = `Usage: toxml [-p PORTS] [--stylesheet URL | --no-stylesheet] [--window N] [-v]
-Read records on stdin (iprange, pingprobe, tcpprobe, svcprobe) and write one nmap-style
-XML document (nmap -oX, valid against nmap.dtd) on stdout, for ndiff, xsltproc, importers.
+Read records on stdin (from pingprobe, tcpprobe, svcprobe) and write one
+nmap-style XML document (as nmap -oX, valid against nmap.dtd) on stdout,
+for ndiff, xsltproc with nmap.xsl, and the tools that import nmap XML.
 
 Options:
   -p PORTS          the ports scanned, for <scaninfo> (default: no scaninfo)
