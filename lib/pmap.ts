@@ -40,6 +40,8 @@ export interface PmapOptions {
   all: boolean;
   json: boolean;
   file?: string;
+  /** --fail: exit 1 on a negative result (a host down, no port open), fping's convention. */
+  fail: boolean;
   /** -oX FILE: the nmap-style XML document (lib/out/xml.ts). */
   xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
@@ -83,6 +85,7 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     count: positiveInt(args, 'c'),
     all: Boolean(args.all),
     json: Boolean(args.json),
+    fail: Boolean(args.fail),
     shards: Math.max(1, shards),
   };
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
@@ -202,7 +205,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
-  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
+  const report = new TerminalReport(io.stdout, {
+    colour: context.colour,
+    services: new ServiceNames(),
+    beforeLine: () => io.clearProgress(),
+    ...(options.kind === 'tcp' && !options.json ? { portsPerHost: options.ports.length } : {}),
+    ...(io.verbose ? { discovered: io.log } : {}),
+  });
   const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
   const counts = (): string =>
@@ -217,7 +226,8 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),
-    filter((record) => shown(record, options.all)),
+    // The table counts what it hides, for its per-host "Not shown" line.
+    filter((record) => shown(record, options.all) || (!options.json && report.hide(record))),
     tap((record) => hosts?.add(record as Target)),
   );
   let status: ScanStatus = 'done';
@@ -232,6 +242,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
+    if (!options.json) report.flush();
     if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
     xml?.close({ summary: summaryLine(options.kind, tally.totals, seconds, status), ...(status === 'done' ? {} : { error: status }) });
     file?.save({
@@ -254,5 +265,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
       hosts,
     });
   }
-  return 0;
+  if (!options.fail) return 0;
+  const totals = tally.totals;
+  return (options.kind === 'ping' ? totals.up < totals.hosts : totals.open === 0) ? 1 : 0;
 }

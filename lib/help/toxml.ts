@@ -1,5 +1,8 @@
-// toxml --help, and the source of man/toxml.1 (see lib/help/man.ts).
-export const help = `Usage: toxml [-p PORTS] [--stylesheet URL | --no-stylesheet] [--window N] [-v]
+// toxml --help, and the source of man/toxml.1 (lib/help/man.ts). One line per flag, so that
+// flags added on other branches merge as lines.
+import { exitStatus } from './exit.js';
+
+export const help = `Usage: toxml [options] < records > scan.xml
 Read records on stdin (from pingprobe, tcpprobe, svcprobe) and write one
 nmap-style XML document (as nmap -oX, valid against nmap.dtd) on stdout,
 for ndiff, xsltproc with nmap.xsl, and the tools that import nmap XML.
@@ -17,5 +20,7 @@ Examples:
   ndiff old.xml scan.xml
   xsltproc scan.xml > scan.html
 
-Exit status: 0 done, 1 failure, 2 usage or bad input line, 130 interrupted
-(the document is complete and valid in every case).`;
+The document is complete and valid however the input ends (Ctrl-C, a
+truncated last line); <finished exit="error"> then says why.
+
+${exitStatus()}`;
