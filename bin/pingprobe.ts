@@ -3,6 +3,7 @@ import { writeAll } from '../lib/output.js';
 import { MAX_PINGS_IN_FLIGHT, pingSweep } from '../lib/pingprobe.js';
 import { readRecords, targetsFromArgs, untilAborted, type Target } from '../lib/records.js';
 import { help } from '../lib/help/pingprobe.js';
+import { addressCount, scanProgress } from '../lib/progress.js';
 
 runMain({
   name: 'pingprobe',
@@ -15,7 +16,9 @@ runMain({
     const options = { concurrency, timeoutMs, retries, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log };
     const sweep = pingSweep(targets, options, () => io.records.ready());
     io.summary = () => `${sweep.stats.hosts} hosts, ${sweep.stats.alive} alive, ${sweep.stats.sent} echoes sent (${sweep.stats.method ?? 'no'} ICMP)`;
-    await writeAll(sweep.records, io.records, io.signal);
+    const total = args._.length > 0 ? addressCount(args._.map(String)) : undefined;
+    const stop = scanProgress(io.progress, 'ping', total, () => ({ done: sweep.stats.hosts, found: sweep.stats.alive }));
+    await writeAll(sweep.records, io.records, io.signal).finally(stop);
     // --fail: fping's convention, exit 1 when some target did not answer.
     return args.fail && sweep.stats.alive < sweep.stats.hosts ? 1 : 0;
   },

@@ -20,6 +20,7 @@ import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js
 import { ServiceNames } from './services.js';
 import { defaultStylesheet } from './out/xml.js';
 import { openScanXml } from './out/xml-file.js';
+import { scanProgress } from './progress.js';
 import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
@@ -221,8 +222,9 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const progress = io.progress;
-  const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
+  const stopProgress = scanProgress(io.progress, options.kind, expected, () =>
+    options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
+  );
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),
@@ -238,7 +240,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     status = 'failed';
     throw err;
   } finally {
-    clearInterval(ticker);
+    stopProgress();
     io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;

@@ -134,12 +134,9 @@ export class TerminalReport {
     const ip = String(record.ip);
     let block = this.blocks.get(ip);
     if (!block) this.blocks.set(ip, (block = { rows: [], hidden: new Map(), records: 0, up: false }));
-    if (shown) block.rows.push(record);
     if (record.state === 'open') this.options.discovered?.(`Discovered open port ${String(record.port)}/tcp on ${ip}`);
-    else {
-      const state = record.port === undefined ? 'unreachable' : String(record.state);
-      if (record.port !== undefined) block.hidden.set(state, (block.hidden.get(state) ?? 0) + 1);
-    }
+    if (shown) block.rows.push(record);
+    else if (record.port !== undefined) block.hidden.set(String(record.state), (block.hidden.get(String(record.state)) ?? 0) + 1);
     if (record.state === 'open' || record.state === 'closed') block.up = true;
     // A host is done when each of its ports has a record, or at once when it was unreachable
     // (tcpprobe tries none of its other ports).

@@ -63,7 +63,9 @@ export function manPage(command: string, help: string, title = command): string 
     else if (/^Exit status:$/.test(head)) page += `.SH "EXIT STATUS"\n${entries(body)}`;
     else if (/^Examples/.test(head)) {
       const note = /\((.*)\):$/.exec(head)?.[1];
-      page += `.SH EXAMPLES\n${note ? `${roff(note.charAt(0).toUpperCase() + note.slice(1))}.\n` : ''}.PP\n.RS\n.nf\n${body.map((line) => roff(line.trim())).join('\n')}\n.fi\n.RE\n`;
+      // Examples are not filled (.nf) and sit at the page's indent: a line fits 80 columns when
+      // the help's line, less its two-space indent, is 73 characters or fewer.
+      page += `.SH EXAMPLES\n${note ? `${roff(note.charAt(0).toUpperCase() + note.slice(1))}.\n` : ''}.PP\n.nf\n${body.map((line) => roff(line.trim())).join('\n')}\n.fi\n`;
     } else page += `.PP\n${roff(paragraph.join('\n'))}\n`;
   }
   const others = Object.keys(HELP).filter((name) => name !== command);

@@ -24,9 +24,9 @@ Options:
 Needs root or CAP_NET_RAW; without, it says so and runs the system ping per
 host. IPv6 records have no ttl. A progress line is drawn on a terminal only.
 
-Examples:
+Examples (scan only what you own):
   pingprobe 127.0.0.1 ::1
   iprange 192.168.1.0/24 | pingprobe --all | tojson
-  pingprobe --fail -r 0 192.168.1.1 && echo up   (scan only what you own)
+  pingprobe --fail 192.168.1.1 > /dev/null && echo up
 
 ${exitStatus(true)}`;

@@ -30,6 +30,7 @@ On a terminal a progress line shows done/total, rate, time left and finds.
 Examples (scan only what you own):
   pmap -f ping -ip 192.168.0.0/24
   pmap -n 10 -f tcp -ip 192.168.0.1 -w result.json
-  pmap -f tcp -ip 192.168.0.1 -p 1-65535 -oX scan.xml && ndiff old.xml scan.xml
+  pmap -f tcp -ip 192.168.0.1 -p 1-65535 -oX new.xml
+  ndiff old.xml new.xml
 
 ${exitStatus(true)}`;

@@ -15,6 +15,6 @@ Options:
 
 Examples:
   tcpprobe -p 22,80 127.0.0.1 | tojson
-  pingprobe 192.168.1.0/24 | tcpprobe | tojson --by-host > hosts.json
+  pingprobe 192.168.1.0/24 | tcpprobe | tojson --by-host > h.json
 
 ${exitStatus()}`;
