@@ -113,6 +113,11 @@ t.test('the stylesheet instruction: nmap.xsl where installed, --stylesheet, --no
   await checkValid(t, none.stdout, 'an empty scan is a valid document');
 });
 
+t.test('-p - (every port) is written as nmap writes it', async (t) => {
+  const result = await runBin('toxml', ['-p', '-', '--no-stylesheet'], '');
+  t.match(result.stdout, /<scaninfo type="connect" protocol="tcp" numservices="65535" services="1-65535"\/>/);
+});
+
 t.test('usage errors exit 2 and name the flag', async (t) => {
   for (const [args, message] of [
     [['--window', '0'], '--window must be a whole number >= 1, not "0"'],

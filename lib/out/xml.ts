@@ -241,7 +241,8 @@ export class NmapXmlWriter {
     head += `<!-- ${attr(`${o.version} scan written ${this.start.toUTCString()} as: ${o.args}`).replace(/-(?=-)/g, '-&#45;')} -->\n`;
     // scanner is fixed to "nmap" by the DTD; version and args say what really wrote the file.
     head += `<nmaprun scanner="nmap"${attrs({ args: o.args, start: seconds, startstr: this.start.toUTCString(), version: o.version })} xmloutputversion="1.05">\n`;
-    if (o.scan) head += `<scaninfo type="connect" protocol="tcp"${attrs({ numservices: o.scan.count, services: o.scan.services })}/>\n`;
+    // "-" (every port) is spelled out as nmap writes it.
+    if (o.scan) head += `<scaninfo type="connect" protocol="tcp"${attrs({ numservices: o.scan.count, services: o.scan.services === '-' ? '1-65535' : o.scan.services })}/>\n`;
     head += '<verbose level="0"/>\n<debugging level="0"/>\n';
     this.out.push(head);
   }
