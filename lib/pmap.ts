@@ -42,7 +42,7 @@ export interface PmapOptions {
   json: boolean;
   file?: string;
   /** --fail: exit 1 on a negative result (a host down, no port open), fping's convention. */
-  fail: boolean;
+  fail?: boolean;
   /** -oX FILE: the nmap-style XML document (lib/out/xml.ts). */
   xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
