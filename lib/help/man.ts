@@ -51,10 +51,11 @@ export function manPage(command: string, help: string, title = command): string 
   const [usage = '', ...rest] = help.split('\n');
   const paragraphs = rest.join('\n').split(/\n\s*\n/).map((p) => p.split('\n'));
   const description = paragraphs.shift() ?? [];
-  const summary = (description.join(' ').split(/\.\s/)[0] ?? '').replace(/\.$/, '');
+  // NAME's one line: the first sentence, up to its first parenthesis.
+  const summary = (description.join(' ').split(/\.\s/)[0] ?? '').replace(/\.$/, '').replace(/ \(.*$/, '');
   let page = `.\\" Generated from \`${command} --help\` by lib/help/man.ts; edit the help text, then npm run man.\n`;
   page += `.TH ${title.toUpperCase()} 1 "" "pmap-toolkit ${VERSION}" "pmap-toolkit manual"\n`;
-  page += `.SH NAME\n${roff(title === command ? command : `${title}, ${command}`)} \\- ${roff(summary.charAt(0).toLowerCase() + summary.slice(1))}\n`;
+  page += `.SH NAME\n${roff(title === command ? command : `${title}, ${command}`)} \\- ${roff(/^.[a-z]/.test(summary) ? summary.charAt(0).toLowerCase() + summary.slice(1) : summary)}\n`;
   page += `.SH SYNOPSIS\n.nf\n${roff(usage.replace(/^Usage:\s*/, ''))}\n.fi\n`;
   page += `.SH DESCRIPTION\n${roff(description.join('\n'))}\n`;
   for (const paragraph of paragraphs) {

@@ -3,8 +3,8 @@
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: pmap -f ping|tcp -ip SPEC [options]
-Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts
-(-f tcp) and list their open ports, sorted per host, as nmap does.
+Ping-sweep a range and list the live hosts (-f ping), or connect-scan hosts
+and list their open ports (-f tcp), sorted per host as nmap does.
 
 Options:
   -f ping|tcp  the job

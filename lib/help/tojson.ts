@@ -3,9 +3,9 @@
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: tojson [--by-host] [-v]
-Read NDJSON records (or bare IPs) on stdin and write one JSON document on
-stdout. A bad line is reported as stdin:LINE and skipped; after Ctrl-C the
-document holds every record read.
+Write the NDJSON records on stdin as one JSON document on stdout (a bare IP
+is a {"ip"} record). A bad line is reported as stdin:LINE and skipped; after
+Ctrl-C the document holds every record read.
 
 Options:
   (default)   an array of the records, in input order

@@ -3,9 +3,9 @@
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: toxml [options] < records > scan.xml
-Read records on stdin (from pingprobe, tcpprobe, svcprobe) and write one
-nmap-style XML document (as nmap -oX, valid against nmap.dtd) on stdout,
-for ndiff, xsltproc with nmap.xsl, and the tools that import nmap XML.
+Turn records on stdin into one nmap-style XML document on stdout (what
+nmap -oX writes, valid against nmap.dtd) for ndiff, xsltproc with nmap.xsl
+and the tools that import nmap XML. Records: pingprobe, tcpprobe, svcprobe.
 
 Options:
   -p PORTS          the ports scanned, for <scaninfo> (default: no scaninfo)
