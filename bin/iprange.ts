@@ -1,13 +1,7 @@
 import { allValues, runMain } from '../lib/frame.js';
 import { rangesOf, specsFromLines, writeRanges } from '../lib/iprange.js';
 import { parseSpec } from '../lib/targets.js';
-
-const help = `Usage: iprange [--exclude SPEC]... [SPEC...]
-Print {"ip":"..."} for every address of the specs, in order (specs from stdin, one a line, without args).
-SPEC: 192.168.0.1  192.168.0.1-192.168.0.100  192.168.0.1-100  192.168.0.0/24  a,b,c  2001:db8::/120
-  -x, --exclude SPEC  leave these addresses out (repeatable)
-  -v                  count and elapsed time on stderr
-  -h, --help          this help;  --version  the version`;
+import { help } from '../lib/help/iprange.js';
 
 runMain({
   name: 'iprange',

@@ -1,13 +1,7 @@
 import { writeDocument } from '../lib/document.js';
 import { runMain } from '../lib/frame.js';
 import { readRecords, untilAborted } from '../lib/records.js';
-
-const help = `Usage: tojson [--by-host]
-Read NDJSON records (or bare IPs) on stdin and write one JSON document on stdout.
-  (default)      an array of the records, in input order
-  --by-host      {"<ip>": {...host fields, "ports": [{port, state, rtt}, ...]}}
-  -v             count and elapsed time on stderr
-A bad line is reported as stdin:LINE and skipped; after Ctrl-C the document holds every record read.`;
+import { help } from '../lib/help/tojson.js';
 
 runMain({
   name: 'tojson',

@@ -18,6 +18,9 @@ import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
+import { defaultStylesheet } from './out/xml.js';
+import { openScanXml } from './out/xml-file.js';
+import { scanProgress } from './progress.js';
 import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
@@ -38,16 +41,20 @@ export interface PmapOptions {
   all: boolean;
   json: boolean;
   file?: string;
+  /** --fail: exit 1 on a negative result (a host down, no port open), fping's convention. */
+  fail?: boolean;
+  /** -oX FILE: the nmap-style XML document (lib/out/xml.ts). */
+  xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
 }
 
 /**
  * The seed spells the target flag `-ip`, which getopt-style parsers read as `-i -p`: make it the
- * long option before minimist sees it (`-ip X`, `-ip=X`).
+ * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+  return argv.map((arg) => (/^-(ip|oX)(=|$)/.test(arg) ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -79,6 +86,7 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     count: positiveInt(args, 'c'),
     all: Boolean(args.all),
     json: Boolean(args.json),
+    fail: Boolean(args.fail),
     shards: Math.max(1, shards),
   };
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
@@ -88,6 +96,11 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     const file = lastValue(args, 'w') ?? '';
     if (file === '') throw new UsageError('missing FILE after -w');
     options.file = file;
+  }
+  if (args.oX !== undefined) {
+    const xmlFile = lastValue(args, 'oX') ?? '';
+    if (xmlFile === '') throw new UsageError('missing FILE after -oX');
+    options.xmlFile = xmlFile;
   }
   return options;
 }
@@ -182,11 +195,24 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const file = options.file === undefined ? null : new ScanFile(options.file);
   file?.check();
   const started = new Date();
+  const xml = options.xmlFile === undefined ? null : openScanXml(options.xmlFile, {
+    command: ['pmap', ...context.argv].join(' '),
+    all: options.all,
+    start: started,
+    options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
+    ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
+  });
   const tally = new Tally();
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
-  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
+  const report = new TerminalReport(io.stdout, {
+    colour: context.colour,
+    services: new ServiceNames(),
+    beforeLine: () => io.clearProgress(),
+    ...(options.kind === 'tcp' && !options.json ? { portsPerHost: options.ports.length } : {}),
+    ...(io.verbose ? { discovered: io.log } : {}),
+  });
   const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
   const counts = (): string =>
@@ -196,11 +222,14 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const progress = io.progress;
-  const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
+  const stopProgress = scanProgress(io.progress, options.kind, expected, () =>
+    options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
+  );
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
     tap((record) => tally.add(record)),
-    filter((record) => shown(record, options.all)),
+    tap((record) => xml?.add(record)),
+    // The table counts what it hides, for its per-host "Not shown" line.
+    filter((record) => shown(record, options.all) || (!options.json && report.hide(record))),
     tap((record) => hosts?.add(record as Target)),
   );
   let status: ScanStatus = 'done';
@@ -211,11 +240,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     status = 'failed';
     throw err;
   } finally {
-    clearInterval(ticker);
+    stopProgress();
     io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
+    if (!options.json) report.flush();
     if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
+    xml?.close({ summary: summaryLine(options.kind, tally.totals, seconds, status), ...(status === 'done' ? {} : { error: status }) });
     file?.save({
       scan: {
         command: ['pmap', ...context.argv].join(' '),
@@ -236,5 +267,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
       hosts,
     });
   }
-  return 0;
+  if (!options.fail) return 0;
+  const totals = tally.totals;
+  return (options.kind === 'ping' ? totals.up < totals.hosts : totals.open === 0) ? 1 : 0;
 }

@@ -133,7 +133,7 @@ t.test('a terminal on stderr gets a progress line, cleared before the -v summary
   const command = `"${binPath('tcpprobe')}" -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
   const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
   t.equal(result.code, 0);
-  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: 1 hosts, \d+ ports tried, \d open, \d+ closed/, 'progress drawn');
+  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: \d+\/20000 ports \(\d+\.\d%\), [\d.]+\/s, \d+:\d\d left, \d open/, 'progress drawn (lib/progress.ts)');
   t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, 20000 ports tried, 3 open, 19997 closed, .* elapsed [\d.]+ s\r?\n$/, 'wiped before the summary');
 });
 

@@ -1,0 +1,32 @@
+// pingprobe --help, and the source of man/pingprobe.1 (lib/help/man.ts). One line per flag, so
+// that flags added on other branches merge as lines.
+import { exitStatus } from './exit.js';
+
+export const help = `Usage: pingprobe [options] [IP|SPEC...]
+ICMP echo sweep. Targets from the arguments (iprange specs) or stdin (records
+or bare IPs). Writes {...input fields, "ip", "alive":true, "rtt":MS, "ttl":N}
+for each host that answers.
+
+Options:
+  -n N       probes in flight (default 256, at most 65535)
+  -t MS      wait for a reply to the first try (default 1000); each retry
+             waits 1.5x longer
+  -r N       retries of an unanswered echo (default 2)
+  -c COUNT   echoes per host (default 1); adds sent, received, loss (%),
+             rttMin/rttAvg/rttMax
+  --all      also {"alive":false} for silent hosts, with a "reason" when an
+             ICMP error said why
+  --ordered  results in input order (default: as hosts answer)
+  --fail     exit 1 when some target did not answer (fping's convention)
+  -v         counts and elapsed time on stderr
+  -h, --help this help;  --version  the version
+
+Needs root or CAP_NET_RAW; without, it says so and runs the system ping per
+host. IPv6 records have no ttl. A progress line is drawn on a terminal only.
+
+Examples (scan only what you own):
+  pingprobe 127.0.0.1 ::1
+  iprange 192.168.1.0/24 | pingprobe --all | tojson
+  pingprobe --fail 192.168.1.1 > /dev/null && echo up
+
+${exitStatus(true)}`;
