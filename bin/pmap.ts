@@ -6,7 +6,7 @@ Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts (-f 
   -f ping|tcp     the job                      -ip SPEC   targets, as iprange takes them
   -n N            probes in flight (default 100)   -p PORTS  22,80,8000-8100 (tcp; default 1-1024)
   -t MS           timeout per try (default 1000)   -r N      retries after a timeout (default 2)
-  -c N            echoes per host (ping; default 1)
+  -c N            echoes per host (ping; default 1)   -sV  service and version of open ports (tcp)
   -w FILE         also save the results as JSON (the tojson --by-host document plus scan metadata)
   -m MODE         async: one event loop (default); thread: worker threads; proc: child filter processes
   --all           also show closed/filtered ports and down hosts
@@ -22,7 +22,7 @@ runMain(
     errorsAreResults: true,
     flags: {
       string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
-      boolean: ['all', 'json', 'v'],
+      boolean: ['all', 'json', 'v', 'sV'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
     },
     run: (args, io) =>

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
-import { filter, tap, type Observable } from 'rxjs';
+import { filter, identity, tap, type Observable } from 'rxjs';
 import { HostGroups } from './document.js';
 import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
@@ -19,6 +19,7 @@ import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
 import { openFileLimit } from './tcpprobe.js';
+import { SVC_DEFAULTS, withServices } from './svc/svcprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
 export type Kind = 'ping' | 'tcp';
@@ -40,6 +41,8 @@ export interface PmapOptions {
   file?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
+  /** -sV: what listens on each open port (svcprobe's engine), shown in a VERSION column. */
+  versions?: boolean;
 }
 
 /**
@@ -47,7 +50,8 @@ export interface PmapOptions {
  * long option before minimist sees it (`-ip X`, `-ip=X`).
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+  // nmap's -sV likewise: one flag, not -s -V.
+  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') || arg === '-sV' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -81,6 +85,10 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     json: Boolean(args.json),
     shards: Math.max(1, shards),
   };
+  if (args.sV) {
+    if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
+    options.versions = true;
+  }
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
   }
@@ -186,7 +194,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
-  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
+  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress(), versions: Boolean(options.versions) });
   const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
   const counts = (): string =>
@@ -199,6 +207,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const progress = io.progress;
   const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+    options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts?.add(record as Target)),
@@ -223,6 +232,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
         mode: options.mode,
         targets: options.spec,
         ...(options.kind === 'tcp' ? { ports: options.portsSpec } : {}),
+        ...(options.versions ? { service_detection: true } : {}),
         concurrency: options.concurrency,
         timeout_ms: options.timeoutMs,
         retries: options.retries,

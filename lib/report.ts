@@ -54,7 +54,7 @@ const COLOURS = { open: 32, up: 32, closed: 31, down: 31, filtered: 33, unreacha
 export class TerminalReport {
   constructor(
     private readonly out: Writable,
-    private readonly options: { colour: boolean; services: ServiceNames; beforeLine?: () => void },
+    private readonly options: { colour: boolean; services: ServiceNames; beforeLine?: () => void; versions?: boolean },
   ) {}
 
   private paint(word: keyof typeof COLOURS, width: number): string {
@@ -73,13 +73,17 @@ export class TerminalReport {
     }
     const port = Number(record.port);
     const state = String(record.state) as keyof typeof COLOURS;
-    const service = this.options.services.tcp(port) ?? 'unknown';
+    // svcprobe's answer (pmap -sV) over the port number's usual name.
+    const found = record.service as { name?: string; product?: string; version?: string; info?: string; tls?: unknown } | undefined;
+    const service = found?.name ? `${found.tls && found.name !== 'ssl' ? 'ssl/' : ''}${found.name}` : (this.options.services.tcp(port) ?? 'unknown');
     const stateText = state in COLOURS ? this.paint(state, 11) : state.padEnd(11);
-    return `${ip}  ${`${port}/tcp`.padEnd(9)}  ${stateText}  ${service.padEnd(14)}  ${rtt}`.trimEnd();
+    const version = this.options.versions ? `  ${[found?.product, found?.version, found?.info && `(${found.info})`].filter(Boolean).join(' ')}` : '';
+    return `${ip}  ${`${port}/tcp`.padEnd(9)}  ${stateText}  ${service.padEnd(14)}  ${this.options.versions ? rtt.padEnd(10) : rtt}${version}`.trimEnd();
   }
 
   header(kind: 'ping' | 'tcp'): string {
-    return kind === 'ping' ? `${'HOST'.padEnd(15)}  STATE` : `${'HOST'.padEnd(15)}  ${'PORT'.padEnd(9)}  ${'STATE'.padEnd(11)}  ${'SERVICE'.padEnd(14)}  RTT`;
+    const version = this.options.versions ? `${''.padEnd(7)}  VERSION` : '';
+    return kind === 'ping' ? `${'HOST'.padEnd(15)}  STATE` : `${'HOST'.padEnd(15)}  ${'PORT'.padEnd(9)}  ${'STATE'.padEnd(11)}  ${'SERVICE'.padEnd(14)}  RTT${version}`;
   }
 
   print(text: string): void {

@@ -4,6 +4,9 @@
 // with the reason.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { binPath, buildLab, collect, labUnavailable } from './lab.js';
@@ -93,6 +96,29 @@ if (why) {
     t.equal(pipe.code, 0, pipe.stderr);
     const names = rows(pipe.stdout).map((row) => `${row.port} ${row.service?.name}`).sort();
     t.same(names, daemons.running.map((daemon) => `${daemon.port} ${daemon.name}`).sort());
+  });
+
+  t.test('pmap -sV: a VERSION column, and the -w document keeps the service objects', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'svc-pmap-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'scan.json');
+    const open = daemons.running.map((daemon) => daemon.port);
+    const scan = await lab.run(binPath('pmap'), ['-f', 'tcp', '-ip', ip, '-p', [...open, 9].join(','), '-t', '800', '-sV', '-w', file]);
+    t.equal(scan.code, 0, scan.stderr);
+    const lines = scan.stdout.split('\n');
+    t.match(lines[0], /^HOST +PORT +STATE +SERVICE +RTT +VERSION$/);
+    for (const daemon of daemons.running) {
+      const line = lines.find((text) => text.includes(` ${daemon.port}/tcp `)) ?? '';
+      const shown = [daemon.product, daemon.version].filter(Boolean).join(' ');
+      t.match(line, new RegExp(`open +${daemon.tls ? 'ssl/' : ''}${daemon.name} +[\\d.]+ ms +${shown.replace(/[.]/g, '\\.')}`), `${daemon.port}: ${line}`);
+    }
+    const document = JSON.parse(readFileSync(file, 'utf8')) as { scan: Record<string, unknown>; hosts: Record<string, { ports: Row[] }> };
+    t.equal(document.scan.service_detection, true);
+    const ports = document.hosts[ip]?.ports ?? [];
+    t.same(ports.map((port) => `${port.port} ${port.service?.name}`), daemons.running.map((d) => `${d.port} ${d.name}`).sort((a, b) => parseInt(a) - parseInt(b)));
+    const refused = await lab.run(binPath('pmap'), ['-f', 'ping', '-ip', ip, '-sV']);
+    t.equal(refused.code, 2);
+    t.match(refused.stderr, /-sV needs -f tcp/);
   });
 }
 

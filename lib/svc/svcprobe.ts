@@ -2,11 +2,11 @@
 // Records that are not open ports (no ip+port, another state, or a service already found by an
 // earlier stage) pass through untouched, in their place among the others.
 import type { ParsedArgs } from 'minimist';
-import { Observable, of } from 'rxjs';
+import { filter, merge, mergeMap, Observable, of, share, type OperatorFunction } from 'rxjs';
 import { allValues, positiveInt, UsageError } from '../frame.js';
 import { pullMerge } from '../pool.js';
 import type { Rec } from '../records.js';
-import { identifyService, type EngineOptions } from './engine.js';
+import { identifyService, type EngineOptions, type Service } from './engine.js';
 import { ALL_PROBES } from './probes.js';
 import { shippedSignatures } from './signatures.js';
 
@@ -56,6 +56,24 @@ export function wantsProbe(record: Rec): record is Rec & { ip: string; port: num
   );
 }
 
+/** The record with `service` added once its port is probed (cancelled on unsubscribe), or as it is. */
+function withService(record: Rec, engine: EngineOptions, onService?: (service: Service) => void): Observable<Rec> {
+  if (!wantsProbe(record)) return of(record);
+  return new Observable<Rec>((subscriber) => {
+    const abort = new AbortController();
+    const serverName = typeof record.host === 'string' ? record.host : undefined;
+    identifyService(record.ip, record.port, serverName, engine, abort.signal).then(
+      (service) => {
+        onService?.(service);
+        subscriber.next({ ...record, service });
+        subscriber.complete();
+      },
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => abort.abort();
+  });
+}
+
 export interface SvcStats {
   records: number;
   probed: number;
@@ -84,20 +102,9 @@ export function svcScan(
     options.concurrency,
     (record) => {
       stats.records++;
-      if (!wantsProbe(record)) return of(record);
-      return new Observable<Rec>((subscriber) => {
-        const abort = new AbortController();
-        const serverName = typeof record.host === 'string' ? record.host : undefined;
-        identifyService(record.ip, record.port, serverName, engine, abort.signal).then(
-          (service) => {
-            stats.probed++;
-            if (service.method !== 'table') stats.identified++;
-            subscriber.next({ ...record, service });
-            subscriber.complete();
-          },
-          (err: unknown) => subscriber.error(err),
-        );
-        return () => abort.abort();
+      return withService(record, engine, (service) => {
+        stats.probed++;
+        if (service.method !== 'table') stats.identified++;
       });
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },
@@ -113,4 +120,23 @@ export function svcScan(
     };
   });
   return { records: out, stats };
+}
+
+/**
+ * The svcprobe stage as an operator, for pmap -sV: open-port records get their `service`, at most
+ * `concurrency` at a time; every other record goes straight on. The records waiting for a slot are
+ * open ports only (a scan's closed and filtered ports never queue here).
+ */
+export function withServices(options: SvcOptions): OperatorFunction<Rec, Rec> {
+  const engine: EngineOptions = { ...options, table: options.table ?? shippedSignatures() };
+  return (source) => {
+    const records = source.pipe(share());
+    return merge(
+      records.pipe(filter((record) => !wantsProbe(record))),
+      records.pipe(
+        filter(wantsProbe),
+        mergeMap((record) => withService(record, engine), options.concurrency),
+      ),
+    );
+  };
 }
