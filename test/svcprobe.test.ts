@@ -61,7 +61,8 @@ t.test('every fault still yields a record, with what was learned and why', async
   t.match(by(2).reason, /^banner: unrecognised answer; /);
 
   t.match(by(3), { name: 'tcpwrapped', method: 'probed' }, 'closes at once');
-  t.match(by(3).reason, /^banner: closed without a word; http: closed without a word; tls: /);
+  // The request may meet the close (EOF) or, when the peer is gone before it is written, EPIPE/ECONNRESET.
+  t.match(by(3).reason, /^banner: closed without a word; http: (?:closed without a word|EPIPE|ECONNRESET); tls: /);
 
   t.match(by(4).reason, /http: ECONNRESET; tls: ECONNRESET/, 'reset on the first byte, in TLS mid-handshake');
 
