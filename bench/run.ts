@@ -77,6 +77,8 @@ async function items(): Promise<Item[]> {
   ];
   const { benchTcp } = await import('./tcp.js');
   const { benchPing } = await import('./ping.js');
+  const { benchSvc } = await import('./svc.js');
+  list.push({ name: 'svc', run: benchSvc });
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
   return list;
 }

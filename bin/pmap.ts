@@ -10,7 +10,7 @@ runMain(
     errorsAreResults: true,
     flags: {
       string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX'],
-      boolean: ['all', 'json', 'v', 'fail'],
+      boolean: ['all', 'json', 'v', 'fail', 'sV'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
     },
     run: (args, io) =>

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
-import { filter, tap, type Observable } from 'rxjs';
+import { filter, identity, tap, type Observable } from 'rxjs';
 import { HostGroups } from './document.js';
 import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
@@ -22,6 +22,7 @@ import { defaultStylesheet } from './out/xml.js';
 import { openScanXml } from './out/xml-file.js';
 import { scanProgress } from './progress.js';
 import { openFileLimit } from './tcpprobe.js';
+import { SVC_DEFAULTS, withServices } from './svc/svcprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
 
 export type Kind = 'ping' | 'tcp';
@@ -47,6 +48,8 @@ export interface PmapOptions {
   xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
+  /** -sV: what listens on each open port (svcprobe's engine), shown in a VERSION column. */
+  versions?: boolean;
 }
 
 /**
@@ -54,7 +57,8 @@ export interface PmapOptions {
  * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (/^-(ip|oX)(=|$)/.test(arg) ? `-${arg}` : arg));
+  // nmap's -oX FILE and -sV likewise: one flag each, not -o -X or -s -V.
+  return argv.map((arg) => (/^-(ip|oX)(=|$)/.test(arg) || arg === '-sV' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -89,6 +93,10 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     fail: Boolean(args.fail),
     shards: Math.max(1, shards),
   };
+  if (args.sV) {
+    if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
+    options.versions = true;
+  }
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
   }
@@ -212,6 +220,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     beforeLine: () => io.clearProgress(),
     ...(options.kind === 'tcp' && !options.json ? { portsPerHost: options.ports.length } : {}),
     ...(io.verbose ? { discovered: io.log } : {}),
+    versions: Boolean(options.versions),
   });
   const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
   const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
@@ -226,6 +235,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
   const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+    options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),
     // The table counts what it hides, for its per-host "Not shown" line.
@@ -254,6 +264,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
         mode: options.mode,
         targets: options.spec,
         ...(options.kind === 'tcp' ? { ports: options.portsSpec } : {}),
+        ...(options.versions ? { service_detection: true } : {}),
         concurrency: options.concurrency,
         timeout_ms: options.timeoutMs,
         retries: options.retries,

@@ -79,6 +79,8 @@ export class TerminalReport {
       portsPerHost?: number;
       /** Told of each open port as it is found, while its host's rows wait (nmap -v's "Discovered open port"). */
       discovered?: (text: string) => void;
+      /** -sV: a VERSION column with svcprobe's product and version. */
+      versions?: boolean;
     },
   ) {}
 
@@ -101,16 +103,20 @@ export class TerminalReport {
     }
     const port = Number(record.port);
     const state = String(record.state) as keyof typeof COLOURS;
-    const probed = (record.service as { name?: unknown } | undefined)?.name;
-    const service = typeof probed === 'string' ? probed : this.options.services.tcp(port) ?? 'unknown';
+    // svcprobe's answer (pmap -sV) over the port number's usual name.
+    const found = record.service as { name?: string; product?: string; version?: string; info?: string; tls?: unknown } | undefined;
+    const service = found?.name ? `${found.tls && found.name !== 'ssl' ? 'ssl/' : ''}${found.name}` : (this.options.services.tcp(port) ?? 'unknown');
     const stateText = state in COLOURS ? this.paint(state, W.state) : state.padEnd(W.state);
-    return `${ip}  ${`${port}/tcp`.padEnd(W.port)}  ${stateText}  ${service.padEnd(W.service)}  ${record.rtt === undefined ? '' : rtt}`.trimEnd();
+    const shownRtt = record.rtt === undefined ? '' : rtt;
+    const version = this.options.versions ? `  ${[found?.product, found?.version, found?.info && `(${found.info})`].filter(Boolean).join(' ')}` : '';
+    return `${ip}  ${`${port}/tcp`.padEnd(W.port)}  ${stateText}  ${service.padEnd(W.service)}  ${this.options.versions ? shownRtt.padEnd(W.rtt) : shownRtt}${version}`.trimEnd();
   }
 
   header(kind: 'ping' | 'tcp'): string {
+    const version = this.options.versions ? `${''.padEnd(W.rtt - 3)}  VERSION` : '';
     return kind === 'ping'
       ? `${'HOST'.padEnd(W.host)}  ${'STATE'.padEnd(W.pingState)}  ${'RTT'.padEnd(W.rtt)}  ${'TTL'.padEnd(W.ttl)}  METHOD`
-      : `${'HOST'.padEnd(W.host)}  ${'PORT'.padEnd(W.port)}  ${'STATE'.padEnd(W.state)}  ${'SERVICE'.padEnd(W.service)}  RTT`;
+      : `${'HOST'.padEnd(W.host)}  ${'PORT'.padEnd(W.port)}  ${'STATE'.padEnd(W.state)}  ${'SERVICE'.padEnd(W.service)}  RTT${version}`;
   }
 
   print(text: string): void {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { HELP, manPages } from '../lib/help/man.js';
 import { has, runBin } from './lab.js';
 
-const COMMANDS = ['iprange', 'pingprobe', 'tcpprobe', 'tojson', 'toxml', 'pmap'];
+const COMMANDS = ['iprange', 'pingprobe', 'tcpprobe', 'svcprobe', 'tojson', 'toxml', 'pmap'];
 
 t.test('every command has a help text here', async (t) => {
   t.same(Object.keys(HELP).sort(), [...COMMANDS].sort());

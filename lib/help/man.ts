@@ -7,10 +7,11 @@ import { help as iprange } from './iprange.js';
 import { help as pingprobe } from './pingprobe.js';
 import { help as pmap } from './pmap.js';
 import { help as tcpprobe } from './tcpprobe.js';
+import { help as svcprobe } from './svcprobe.js';
 import { help as tojson } from './tojson.js';
 import { help as toxml } from './toxml.js';
 
-export const HELP: Record<string, string> = { iprange, pingprobe, tcpprobe, tojson, toxml, pmap };
+export const HELP: Record<string, string> = { iprange, pingprobe, tcpprobe, svcprobe, tojson, toxml, pmap };
 
 /** Text safe in roff: backslashes, minus signs (not hyphens, for copy and paste), leading dots. */
 function roff(text: string): string {

@@ -14,6 +14,7 @@ Options:
   -t MS        timeout per try (default 1000)
   -r N         retries after a timeout (default 2)
   -c N         echoes per host (ping; default 1)
+  -sV          service and version of each open port, a VERSION column (tcp)
   -w FILE      also save the results as JSON (the tojson --by-host document
                plus scan metadata)
   -oX FILE     also save the results as nmap XML (as toxml writes it)
