@@ -1,7 +1,8 @@
 import { runMain } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { targetsFromArgs, untilAborted } from '../lib/records.js';
-import { TCP_DEFAULTS as D, TCP_FLAGS, tcpOptionsFromArgs, tcpScan, tcpTargets } from '../lib/tcpprobe.js';
+import { untilAborted } from '../lib/records.js';
+import { commandTargets, TARGET_HELP, withTargetFlags } from '../lib/targets/input.js';
+import { recordPort, TCP_DEFAULTS as D, TCP_FLAGS, tcpOptionsFromArgs, tcpScan } from '../lib/tcpprobe.js';
 
 const help = `Usage: tcpprobe [-n N] [-p PORTS] [-t MS] [-r N] [--all] [--ordered] [-v] [IP...]
 TCP connect scan. Targets: IP specs as arguments, or target records / bare IPs on stdin.
@@ -13,16 +14,17 @@ is probed on that port only; a record with "alive": false is skipped.
   --all        also closed and filtered ports, and {"ip","state":"unreachable","reason"} once per
                host answering EHOSTUNREACH/ENETUNREACH (its other ports are not tried)
   --ordered    ports in ascending order, results in input order
-  -v           counts, ports/s and elapsed time on stderr;  -h, --help  this help;  --version`;
+  -v           counts, ports/s and elapsed time on stderr;  -h, --help  this help;  --version
+${TARGET_HELP}`;
 
 runMain({
   name: 'tcpprobe',
   help,
   errorsAreResults: true,
-  flags: { ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v'] },
+  flags: withTargetFlags({ ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v'] }),
   async run(args, io) {
     const options = tcpOptionsFromArgs(args);
-    const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : untilAborted(tcpTargets(io.stdin, io.lineError), io.signal);
+    const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError, recordPort), io.signal);
     const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
     const { records, stats } = tcpScan(targets, { ...options, ...verbose, ...(io.progress ? { onProgress: io.progress } : {}) }, () => io.records.ready());
     io.summary = () => stats.summary();

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { drained } from './output.js';
-import { numberedLines, LineError } from './records.js';
-import { excludeRanges, formatAddress, formatV4, parseSpec, rangeSize, SpecError, type AddressRange } from './targets.js';
+import { formatAddress, formatV4, rangeSize, type AddressRange } from './targets.js';
+import type { TargetItem } from './targets/input.js';
 
 const CHUNK = 1 << 16;
 
@@ -48,24 +48,21 @@ export async function writeRanges(ranges: readonly AddressRange[], out: Writable
   return written;
 }
 
-/** The ranges a spec names, less the excluded ones. */
-export function rangesOf(spec: string, excluded: readonly AddressRange[]): AddressRange[] {
-  return excludeRanges(parseSpec(spec), [...excluded]);
-}
-
-/** Specs one per line on stdin; a bad one is reported as `stdin:LINE` and skipped. */
-export async function* specsFromLines(
-  input: Parameters<typeof numberedLines>[0],
-  excluded: readonly AddressRange[],
-  onError: (err: LineError) => void,
-): AsyncGenerator<AddressRange[]> {
-  for await (const { line, text } of numberedLines(input)) {
-    if (text.trim() === '') continue;
-    try {
-      yield rangesOf(text, excluded);
-    } catch (err) {
-      if (!(err instanceof SpecError)) throw err;
-      onError(new LineError(line, err.message));
+/**
+ * Write every target of the items: ranges through writeRanges, records (resolved names, record
+ * lines from stdin) as they are. Returns how many were written.
+ */
+export async function writeItems(items: AsyncIterable<TargetItem[]>, out: Writable, signal: AbortSignal): Promise<number> {
+  let count = 0;
+  for await (const batch of items) {
+    for (const item of batch) {
+      if (item.kind === 'ranges') count += await writeRanges(item.ranges, out, signal);
+      else if (item.kind === 'record') {
+        count++;
+        if (!out.write(`${JSON.stringify(item.record)}\n`)) await drained(out);
+      }
+      if (signal.aborted || out.destroyed) return count;
     }
   }
+  return count;
 }

@@ -64,7 +64,8 @@ export class TerminalReport {
 
   /** One result as a line: a live host, or a port of a host. */
   line(record: Rec): string {
-    const ip = String(record.ip).padEnd(15);
+    // A target given by name reads as nmap shows it: `localhost (127.0.0.1)`.
+    const ip = (typeof record.host === 'string' ? `${record.host} (${String(record.ip)})` : String(record.ip)).padEnd(15);
     const rtt = typeof record.rtt === 'number' ? `${record.rtt.toFixed(2)} ms` : '';
     if (record.port === undefined) {
       const alive = record.alive === true;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { lastValue, positiveInt } from './frame.js';
+import { allValues, positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
@@ -20,7 +20,8 @@ export const TCP_FLAGS = {
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
 export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
   return {
-    ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
+    // Repeated -p adds up (#12): `-p 22 -p 80` is `-p 22,80`.
+    ports: parsePorts(allValues(args, 'p').join(',') || DEFAULT_PORTS),
     concurrency: positiveInt(args, 'n'),
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
@@ -109,7 +110,7 @@ export function socketBudget(concurrency: number, fdLimit: number | null): numbe
 }
 
 /** A port a record asks for, or undefined; throws the reason when the field is there but no port. */
-function recordPort(record: Rec): number | undefined {
+export function recordPort(record: Rec): number | undefined {
   const port = record.port;
   if (port === undefined || port === null) return undefined;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
