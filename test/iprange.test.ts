@@ -48,7 +48,7 @@ const cases: Record<string, Case> = {
   'each malformed form exits 2': { args: ['1.2.3.256'], stdout: '', stderr: /bad target "1\.2\.3\.256"/, code: 2 },
   'empty spec': { args: [''], stdout: '', stderr: /empty target/, code: 2 },
   // Never a plain word here: it would be a host name, and resolving it would ask a real DNS server.
-  'neither a spec nor a name': { args: ['a_b!c'], stdout: '', stderr: /bad target "a_b!c": "a_b!c" is not a host name label/, code: 2 },
+  'neither a spec nor a name': { args: ['a_b!c'], stdout: '', stderr: /bad target "a_b!c": not an IP address, range, CIDR or host name/, code: 2 },
   'unknown flag': { args: ['-q', '127.0.0.1'], stdout: '', stderr: /^iprange: unknown option -q\niprange: Try 'iprange --help'/, code: 2 },
   'bad exclusion': { args: ['-x', 'no!pe', '127.0.0.1'], stdout: '', stderr: /bad target "no!pe"/, code: 2 },
   'help': { args: ['--help'], stdout: '', stderr: '', code: 0 },

@@ -24,7 +24,7 @@ t.test('which texts are names, and why a bad one is not', async (t) => {
   t.equal(nameProblem(`${'a'.repeat(64)}.test`), 'host name label longer than 63 characters');
   t.equal(nameProblem('a..b'), 'empty label in host name');
   t.equal(nameProblem('-a.test'), 'host name label "-a" starts or ends with -');
-  t.equal(nameProblem('a!.test'), '"a!" is not a host name label (letters, digits, - and _ only)');
+  t.equal(nameProblem('a!.test'), 'not an IP address, range, CIDR or host name');
   t.equal(nameProblem('1.2.3.256'), 'not an IP address, range or CIDR');
   t.same(parseTargetSpec('127.0.0.1-2,localhost'), [{ family: 4, first: 2130706433n, last: 2130706434n }, 'localhost']);
   t.throws(() => parseTargetSpec('127.0.0.300'), /bad target "127\.0\.0\.300": not an IP address/);

@@ -23,6 +23,7 @@ const STARTUP_TIMEOUT_MS = 10_000;
 export function nameProblem(text: string): string | null {
   const name = text.endsWith('.') ? text.slice(0, -1) : text;
   if (name.length > MAX_NAME_LENGTH) return `host name longer than ${MAX_NAME_LENGTH} characters`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'not an IP address, range, CIDR or host name';
   const labels = name.split('.');
   for (const label of labels) {
     if (label === '') return 'empty label in host name';
