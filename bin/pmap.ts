@@ -5,7 +5,8 @@ import { TARGET_HELP, withTargetFlags } from '../lib/targets/input.js';
 const help = `Usage: pmap -f ping|tcp [-ip SPEC]... [-iL FILE] [-n N] [-p PORTS] [-w FILE] [-m async|thread|proc] [-v] [SPEC...]
 Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts (-f tcp) and list open ports.
   -f ping|tcp     the job       -ip SPEC, SPEC  targets (add up), as iprange takes them; -iL FILE  one a line (- stdin)
-  -n N            probes in flight (default 100)   -p PORTS  22,80,8000-8100 (tcp; default 1-1024)
+  -n N            probes in flight (default 100)   -p PORTS  22,80,8000-8100 (tcp; default 1-1024; repeatable)
+  --top-ports N   the N most often open ports, most popular first (1-1000);  -F  the top 100
   -t MS           timeout per try (default 1000)   -r N      retries after a timeout (default 2)
   -c N            echoes per host (ping; default 1)
   -w FILE         also save the results as JSON (the tojson --by-host document plus scan metadata)
@@ -23,8 +24,8 @@ runMain(
     help,
     errorsAreResults: true,
     flags: withTargetFlags({
-      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
-      boolean: ['all', 'json', 'v'],
+      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'top-ports'],
+      boolean: ['all', 'json', 'v', 'F'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
     }),
     run: (args, io) =>

@@ -9,7 +9,7 @@ TCP connect scan. Targets: IP specs as arguments, or target records / bare IPs o
 Writes {...record, "ip", "port", "state": "open", "rtt": ms} per open port. A record with a "port"
 is probed on that port only; a record with "alive": false is skipped.
   -n N         connects in flight across all hosts (default ${D.concurrency}; kept under ulimit -n)
-  -p PORTS     22  1-1024 (default)  22,80,8000-8100  - (all)
+  -p PORTS     22  1-1024 (default)  22,80,8000-8100  - (all);  --top-ports N  the N most often open (1-1000)
   -t MS        timeout per try (default ${D.timeoutMs});  -r N  retries after a timeout (default ${D.retries})
   --all        also closed and filtered ports, and {"ip","state":"unreachable","reason"} once per
                host answering EHOSTUNREACH/ENETUNREACH (its other ports are not tried)

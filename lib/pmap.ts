@@ -12,7 +12,8 @@ import { HostGroups } from './document.js';
 import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import type { Rec, Target } from './records.js';
@@ -38,6 +39,8 @@ export interface PmapOptions {
   mode: Mode;
   portsSpec: string;
   ports: number[];
+  /** --top-ports/-F: ports in popularity order, not shuffled. */
+  rankedPorts: boolean;
   timeoutMs: number;
   retries: number;
   count: number;
@@ -79,8 +82,8 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   if (specs.length === 0 && listFiles.length === 0) throw new UsageError('missing -ip SPEC (an address, range, CIDR, list or host name)');
   for (const spec of specs) parseTargetSpec(spec);
   for (const file of listFiles) checkListFile('-iL', file);
-  // Repeated -p adds up: `-p 22 -p 80` is `-p 22,80`.
-  const portsSpec = allValues(args, 'p').join(',') || DEFAULT_PORTS;
+  // Repeated -p adds up; --top-ports N and -F (top 100) rank the ports, tried most popular first.
+  const { ports, spec: portsSpec, ranked: rankedPorts } = portsFromArgs(args);
   const options: PmapOptions = {
     kind,
     spec: [...specs, ...listFiles.map((file) => `-iL ${file}`)].join(' '),
@@ -90,7 +93,8 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     concurrency: positiveInt(args, 'n'),
     mode,
     portsSpec,
-    ports: parsePorts(portsSpec),
+    ports,
+    rankedPorts,
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
     count: positiveInt(args, 'c'),
@@ -148,8 +152,8 @@ export class ScanFile {
 }
 
 /** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-async function* portWork(targets: AsyncIterable<Target>, ports: readonly number[]): AsyncGenerator<Target> {
-  for await (const target of targets) for (const port of shuffled(ports)) yield { ...target, port };
+async function* portWork(targets: AsyncIterable<Target>, ports: readonly number[], ranked: boolean): AsyncGenerator<Target> {
+  for await (const target of targets) for (const port of ranked ? ports : shuffled(ports)) yield { ...target, port };
 }
 
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
@@ -159,7 +163,7 @@ function probeRecords(options: PmapOptions, targets: AsyncIterable<Target>, read
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
+  const tcp: TcpWork = { ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
@@ -170,7 +174,7 @@ function probeRecords(options: PmapOptions, targets: AsyncIterable<Target>, read
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
   }
 
-  const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
+  const work = options.kind === 'tcp' ? portWork(targets, options.ports, options.rankedPorts) : targets;
   // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
   const said = new Set<string>();
   const onLog = (line: string): void => {

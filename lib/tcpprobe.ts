@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { allValues, positiveInt } from './frame.js';
+import { positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { DEFAULT_PORTS, shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
@@ -12,16 +13,18 @@ export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as
 
 /** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r'],
+  string: ['n', 'p', 't', 'r', 'top-ports'],
   boolean: ['all', 'ordered'],
   default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
 };
 
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+  const ports = portsFromArgs(args);
   return {
-    // Repeated -p adds up (#12): `-p 22 -p 80` is `-p 22,80`.
-    ports: parsePorts(allValues(args, 'p').join(',') || DEFAULT_PORTS),
+    // Repeated -p adds up; --top-ports N ranks them, tried most popular first (#12).
+    ports: ports.ports,
+    rankedPorts: ports.ranked,
     concurrency: positiveInt(args, 'n'),
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
@@ -42,6 +45,8 @@ const RESERVED_FDS = 64;
 export interface TcpScanOptions {
   /** Ports for targets without a `port` field (parsePorts output). */
   ports: readonly number[];
+  /** `ports` are ranked (--top-ports): try them in that order, not shuffled. */
+  rankedPorts?: boolean;
   /** Connects in flight across all hosts (clamped to what the open-file limit allows). */
   concurrency: number;
   timeoutMs: number;
@@ -184,7 +189,7 @@ export function tcpScan(
   const portsFor = (record: Target): readonly number[] => {
     const own = recordPort(record);
     if (own !== undefined) return [own];
-    return options.ordered ? options.ports : shuffled(options.ports, options.random);
+    return options.ordered || options.rankedPorts ? options.ports : shuffled(options.ports, options.random);
   };
   const unreachable = new Map<string, string>();
   let previousIp = '';
