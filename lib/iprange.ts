@@ -95,6 +95,7 @@ export class IndexSpace {
   readonly size: number;
   private readonly starts: number[] = [];
   private readonly segments: readonly Segment[];
+  private readonly v4First: number;
 
   constructor(segments: readonly Segment[], private readonly ports?: readonly number[]) {
     this.segments = segments;
@@ -109,6 +110,13 @@ export class IndexSpace {
     }
     this.addresses = Number(total);
     this.size = Number(size);
+    this.v4First = segments[0]?.range.family === 4 ? Number(segments[0].range.first) : 0;
+  }
+
+  /** The first address when the space is one IPv4 range without ports or fields, else null. */
+  singleV4(): number | null {
+    const only = this.segments[0];
+    return this.segments.length === 1 && !this.ports && only?.range.family === 4 && !only.fields ? this.v4First : null;
   }
 
   /** The NDJSON line of the target at `index`. */
@@ -147,10 +155,15 @@ export interface OrderProgress {
 export async function writeOrdered(space: IndexSpace, options: OrderOptions, out: Writable, signal: AbortSignal, progress: OrderProgress): Promise<void> {
   const permutation = options.seed === undefined ? null : new Permutation(space.size, options.seed);
   const shard = options.shard ?? { k: 1, n: 1 };
-  let chunk = '';
-  let pending = 0;
   let position = firstPosition(shard, options.resumeAt);
   progress.next = Math.min(position, space.size);
+  const v4First = space.singleV4();
+  if (v4First !== null) {
+    await writeV4Bytes(v4First, space.size, permutation, shard.n, position, out, signal, progress);
+    return;
+  }
+  let chunk = '';
+  let pending = 0;
   for (; position < space.size; position += shard.n) {
     chunk += space.line(permutation ? permutation.at(position) : position);
     pending++;
@@ -160,13 +173,65 @@ export async function writeOrdered(space: IndexSpace, options: OrderOptions, out
       progress.written += pending;
       pending = 0;
       progress.next = position + shard.n;
-      if (full) await drained(out);
+      // Yield to the event loop every chunk even when the stream never fills (/dev/null, a file):
+      // else Ctrl-C is never seen (#10 item 1). One turn per 64 KiB costs nothing measurable.
+      await (full ? drained(out) : new Promise<void>((resolve) => setImmediate(resolve)));
       if (signal.aborted || out.destroyed) return;
     }
   }
   if (chunk !== '') out.write(chunk);
   progress.written += pending;
   progress.next = space.size;
+}
+
+const OCTET_BYTES = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i)));
+const HEAD = Buffer.from('{"ip":"');
+const TAIL = Buffer.from('"}\n');
+
+/**
+ * writeOrdered for the common case, one IPv4 range without ports or fields: the lines are built
+ * as bytes in a buffer, not as strings (measured on 2^24 addresses: about twice as fast).
+ */
+async function writeV4Bytes(
+  first: number,
+  size: number,
+  permutation: Permutation | null,
+  step: number,
+  start: number,
+  out: Writable,
+  signal: AbortSignal,
+  progress: OrderProgress,
+): Promise<void> {
+  const LINE_MAX = HEAD.length + 15 + TAIL.length;
+  let buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
+  let length = 0;
+  let pending = 0;
+  for (let position = start; position < size; position += step) {
+    const v = first + (permutation ? permutation.at(position) : position);
+    length += HEAD.copy(buffer, length);
+    length += (OCTET_BYTES[v >>> 24] as Buffer).copy(buffer, length);
+    buffer[length++] = 46;
+    length += (OCTET_BYTES[(v >>> 16) & 255] as Buffer).copy(buffer, length);
+    buffer[length++] = 46;
+    length += (OCTET_BYTES[(v >>> 8) & 255] as Buffer).copy(buffer, length);
+    buffer[length++] = 46;
+    length += (OCTET_BYTES[v & 255] as Buffer).copy(buffer, length);
+    length += TAIL.copy(buffer, length);
+    pending++;
+    if (length >= CHUNK) {
+      const full = !out.write(buffer.subarray(0, length));
+      buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
+      length = 0;
+      progress.written += pending;
+      pending = 0;
+      progress.next = position + step;
+      await (full ? drained(out) : new Promise<void>((resolve) => setImmediate(resolve)));
+      if (signal.aborted || out.destroyed) return;
+    }
+  }
+  if (length > 0) out.write(buffer.subarray(0, length));
+  progress.written += pending;
+  progress.next = size;
 }
 
 /** The segments of resolved items, gathered whole (an index space needs every spec before the first target). */

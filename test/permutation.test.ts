@@ -50,11 +50,13 @@ t.test('shards: an exact partition, balanced, not in address order, the same for
       }
       t.equal(owner.indexOf(-1), -1, `n=${n} seed=${seed}: every index in a shard`);
       t.ok(Math.max(...counts) - Math.min(...counts) <= 1, `n=${n}: sizes ${counts.join(' ')}`);
-      // Balanced over the address space too: each shard's share of the low half within 2%.
+      // Balanced over the address space too: each shard's share of the low half within 5% (at
+      // n=16 a shard holds ~12300 indices: a random half of them varies by ~1% (one sd), so 5%
+      // fails only for a skewed order, not by chance).
       for (let k = 1; k <= n; k++) {
         let low = 0;
         for (let v = 0; v < size / 2; v++) if (owner[v] === k) low++;
-        t.ok(Math.abs(low / (size / 2 / n) - 1) < 0.02, `n=${n} k=${k}: ${low} of the low half`);
+        t.ok(Math.abs(low / (size / 2 / n) - 1) < 0.05, `n=${n} k=${k}: ${low} of the low half`);
       }
     }
   }
