@@ -78,6 +78,8 @@ async function items(): Promise<Item[]> {
   const { benchTcp } = await import('./tcp.js');
   const { benchPing } = await import('./ping.js');
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
+  const { benchShuffle } = await import('./shuffle.js');
+  list.push({ name: 'shuffle', run: () => benchShuffle(REPEAT) });
   return list;
 }
 
