@@ -76,10 +76,10 @@ export function isExcluded(ip: string, excluded: readonly AddressRange[]): boole
 
 /**
  * One input line as items: a JSON record with an `ip` (canonicalised) or with a `host` and no `ip`,
- * or specs and names separated by blanks (`#` starts a comment, as in nmap's -iL). `check` may
- * refuse a record (tcpprobe's `port`). Throws LineError.
+ * or a spec or name; in a `list` file (-iL), specs and names separated by blanks, `#` starting a
+ * comment, as in nmap's. `check` may refuse a record (tcpprobe's `port`). Throws LineError.
  */
-export function lineItems(text: string, line: number, excluded: readonly AddressRange[], check?: (record: Rec) => unknown): TargetItem[] {
+export function lineItems(text: string, line: number, excluded: readonly AddressRange[], check?: (record: Rec) => unknown, list = false): TargetItem[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     const record = parseLine(trimmed, line, false) as Rec;
@@ -101,7 +101,9 @@ export function lineItems(text: string, line: number, excluded: readonly Address
     const target = Object.assign(record, { ip });
     return isExcluded(target.ip, excluded) ? [] : [{ kind: 'record', record: target }];
   }
-  const specs = trimmed.replace(/#.*/, '').split(/\s+/).filter(Boolean);
+  // stdin: one spec a line, so `not an ip` is one bad line, never three names to look up. -iL
+  // files: nmap's format, blank-separated specs and `#` comments.
+  const specs = list ? trimmed.replace(/#.*/, '').split(/\s+/).filter(Boolean) : trimmed === '' ? [] : [trimmed];
   try {
     return specs.flatMap((spec) => specItems(spec, excluded));
   } catch (err) {
@@ -120,7 +122,7 @@ export async function* itemsFromLines(
   for await (const { line, text } of numberedLines(input)) {
     let items: TargetItem[];
     try {
-      items = lineItems(text, line, excluded, options.check);
+      items = lineItems(text, line, excluded, options.check, options.source !== undefined && options.source !== 'stdin');
     } catch (err) {
       if (!(err instanceof LineError)) throw err;
       if (options.source !== undefined) err.message = err.message.replace(/^stdin:/, `${options.source}:`);
