@@ -80,6 +80,8 @@ async function items(): Promise<Item[]> {
   const { benchSvc } = await import('./svc.js');
   list.push({ name: 'svc', run: benchSvc });
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
+  const { benchShuffle } = await import('./shuffle.js');
+  list.push({ name: 'shuffle', run: () => benchShuffle(REPEAT) });
   return list;
 }
 

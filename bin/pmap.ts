@@ -1,5 +1,6 @@
 import { runMain } from '../lib/frame.js';
 import { normalizeArgv, pmapOptions, runPmap } from '../lib/pmap.js';
+import { withTargetFlags } from '../lib/targets/input.js';
 import { help } from '../lib/help/pmap.js';
 
 const argv = process.argv.slice(2);
@@ -8,11 +9,11 @@ runMain(
     name: 'pmap',
     help,
     errorsAreResults: true,
-    flags: {
-      string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX'],
-      boolean: ['all', 'json', 'v', 'fail', 'sV'],
+    flags: withTargetFlags({
+      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports'],
+      boolean: ['all', 'json', 'v', 'fail', 'sV', 'F'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
-    },
+    }),
     run: (args, io) =>
       runPmap(pmapOptions(args), io, { argv, colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }),
   },

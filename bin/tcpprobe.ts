@@ -1,7 +1,8 @@
 import { runMain } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { targetsFromArgs, untilAborted } from '../lib/records.js';
-import { TCP_FLAGS, tcpOptionsFromArgs, tcpScan, tcpTargets } from '../lib/tcpprobe.js';
+import { untilAborted } from '../lib/records.js';
+import { commandTargets, withTargetFlags } from '../lib/targets/input.js';
+import { recordPort, TCP_FLAGS, tcpOptionsFromArgs, tcpScan } from '../lib/tcpprobe.js';
 import { help } from '../lib/help/tcpprobe.js';
 import { addressCount, scanProgress } from '../lib/progress.js';
 
@@ -9,10 +10,10 @@ runMain({
   name: 'tcpprobe',
   help,
   errorsAreResults: true,
-  flags: { ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v', 'fail'] },
+  flags: withTargetFlags({ ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v', 'fail'] }),
   async run(args, io) {
     const options = tcpOptionsFromArgs(args);
-    const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : untilAborted(tcpTargets(io.stdin, io.lineError), io.signal);
+    const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError, recordPort), io.signal);
     const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
     const { records, stats } = tcpScan(targets, { ...options, ...verbose }, () => io.records.ready());
     io.summary = () => stats.summary();

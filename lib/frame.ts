@@ -82,7 +82,9 @@ export function parseFlags(argv: string[], flags: FlagSpec): minimist.ParsedArgs
     alias: flags.alias ?? {},
     default: flags.default ?? {},
     unknown: (arg) => {
-      if (/^--?[^-\d]/.test(arg) && !known.has(arg.replace(/^--?(no-)?/, '').replace(/=.*$/, ''))) {
+      // `-5` and `-198.18.0.1` too (#10 item 18): minimist would read them as digit flags and
+      // swallow the next argument; only `-n -3` style values are numbers, and they are joined above.
+      if (/^--?[^-]/.test(arg) && !known.has(arg.replace(/^--?(no-)?/, '').replace(/=.*$/, ''))) {
         unknown.push(arg);
         return false;
       }

@@ -9,13 +9,14 @@ import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, identity, tap, type Observable } from 'rxjs';
 import { HostGroups } from './document.js';
-import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
+import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
-import { targetsOf, type Rec, type Target } from './records.js';
+import type { Rec, Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ServiceNames } from './services.js';
 import { defaultStylesheet } from './out/xml.js';
@@ -23,19 +24,27 @@ import { openScanXml } from './out/xml-file.js';
 import { scanProgress } from './progress.js';
 import { openFileLimit } from './tcpprobe.js';
 import { SVC_DEFAULTS, withServices } from './svc/svcprobe.js';
-import { parseSpec, rangeSize, type AddressRange } from './targets.js';
+import { checkListFile, parseTargetSpec } from './targets/input.js';
+import { pmapTargets } from './targets/pmap-targets.js';
 
 export type Kind = 'ping' | 'tcp';
 export type Mode = 'async' | 'thread' | 'proc';
 
 export interface PmapOptions {
   kind: Kind;
+  /** The targets as given (positional and -ip), for the -w file. */
   spec: string;
-  ranges: AddressRange[];
+  specs: string[];
+  /** -iL files ('-' for stdin). */
+  listFiles: string[];
+  /** The target flags (-x, --excludefile, -4/-6, -R, --resolve-timeout), read when the scan starts. */
+  targetArgs: minimist.ParsedArgs;
   concurrency: number;
   mode: Mode;
   portsSpec: string;
   ports: number[];
+  /** --top-ports/-F: ports in popularity order, not shuffled. */
+  rankedPorts: boolean;
   timeoutMs: number;
   retries: number;
   count: number;
@@ -57,16 +66,19 @@ export interface PmapOptions {
  * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  // nmap's -oX FILE and -sV likewise: one flag each, not -o -X or -s -V.
-  return argv.map((arg) => (/^-(ip|oX)(=|$)/.test(arg) || arg === '-sV' ? `-${arg}` : arg));
+  // nmap's -oX FILE and -sV likewise: one flag each, not -o -X or -s -V; and -iL FILE.
+  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
 
 function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values: readonly T[], fallback?: T): T {
-  const value = lastValue(args, flag) ?? '';
-  if (value === '' && fallback) return fallback;
-  if (value === '') throw new UsageError(`missing -${flag} ${values.join('|')}`);
+  const given = [...new Set(allValues(args, flag))];
+  // #10 item 18: `-f tcp -f ping` is two jobs, not the last one; `-m ''` is no mode, not the default.
+  if (given.length > 1) throw new UsageError(`-${flag} given twice ("${given[0]}" and "${given[1]}"): pick one`);
+  if (given.length === 0 && fallback) return fallback;
+  if (given.length === 0) throw new UsageError(`missing -${flag} ${values.join('|')}`);
+  const value = given[0] ?? '';
   if (!(values as readonly string[]).includes(value)) throw new UsageError(`-${flag} must be ${orList(values)}, not "${value}"`);
   return value as T;
 }
@@ -74,17 +86,26 @@ function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values
 /** Flags to options, every mistake a UsageError naming the flag (exit 2). */
 export function pmapOptions(args: minimist.ParsedArgs, shards = availableParallelism()): PmapOptions {
   const kind = oneOf<Kind>(args, 'f', ['ping', 'tcp']);
-  const spec = lastValue(args, 'ip') ?? '';
-  if (spec === '') throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
-  const portsSpec = lastValue(args, 'p') ?? DEFAULT_PORTS;
+  const mode = oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async');
+  // Positional targets and every -ip add up, as nmap's do; -iL files too.
+  const specs = [...allValues(args, 'ip'), ...args._.map(String)];
+  const listFiles = allValues(args, 'iL');
+  if (specs.length === 0 && listFiles.length === 0) throw new UsageError('missing -ip SPEC (an address, range, CIDR, list or host name)');
+  for (const spec of specs) parseTargetSpec(spec);
+  for (const file of listFiles) checkListFile('-iL', file);
+  // Repeated -p adds up; --top-ports N and -F (top 100) rank the ports, tried most popular first.
+  const { ports, spec: portsSpec, ranked: rankedPorts } = portsFromArgs(args);
   const options: PmapOptions = {
     kind,
-    spec,
-    ranges: parseSpec(spec),
+    spec: [...specs, ...listFiles.map((file) => `-iL ${file}`)].join(' '),
+    specs,
+    listFiles,
+    targetArgs: args,
     concurrency: positiveInt(args, 'n'),
-    mode: oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async'),
+    mode,
     portsSpec,
-    ports: parsePorts(portsSpec),
+    ports,
+    rankedPorts,
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
     count: positiveInt(args, 'c'),
@@ -152,19 +173,18 @@ export class ScanFile {
 }
 
 /** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generator<Target> {
-  for (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
+async function* portWork(targets: AsyncIterable<Target>, ports: readonly number[], ranked: boolean): AsyncGenerator<Target> {
+  for await (const target of targets) for (const port of ranked ? ports : shuffled(ports)) yield { ...target, port };
 }
 
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
-  const targets = targetsOf(options.ranges);
+function probeRecords(options: PmapOptions, targets: AsyncIterable<Target>, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
+  const tcp: TcpWork = { ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
   const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
@@ -175,7 +195,7 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
   }
 
-  const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
+  const work = options.kind === 'tcp' ? portWork(targets, options.ports, options.rankedPorts) : targets;
   // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
   const said = new Set<string>();
   const onLog = (line: string): void => {
@@ -222,19 +242,22 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     ...(io.verbose ? { discovered: io.log } : {}),
     versions: Boolean(options.versions),
   });
-  const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
-  const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
+  const targets = await pmapTargets(options, io);
+  const addresses = targets.addresses;
+  // Unknown (a name, an -iL file) until they are read: then the count has no total.
+  const total = addresses === null ? undefined : Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
+  const expected = total === undefined ? '' : `/${total}`;
   const counts = (): string =>
     options.kind === 'tcp'
-      ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open`
-      : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
+      ? `${tally.totals.ports}${expected} ports, ${tally.totals.open} open`
+      : `${tally.totals.hosts}${expected} hosts, ${tally.totals.up} up`;
   io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const stopProgress = scanProgress(io.progress, options.kind, expected, () =>
+  const stopProgress = scanProgress(io.progress, options.kind, total, () =>
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
-  const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+  const results = probeRecords(options, targets.records, () => io.records.ready(), io.log).pipe(
     options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),

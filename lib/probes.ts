@@ -10,6 +10,8 @@ export const PROBES_MODULE = new URL(import.meta.url).href;
 
 export interface TcpWork {
   ports: readonly number[];
+  /** Ports ranked (--top-ports): tried in that order. */
+  rankedPorts?: boolean;
   concurrency: number;
   timeoutMs: number;
   retries: number;

@@ -91,7 +91,8 @@ export class TerminalReport {
 
   /** One result as a line: a host of a sweep, or a port of a host. */
   line(record: Rec): string {
-    const ip = String(record.ip).padEnd(W.host);
+    // A target given by name reads as nmap shows it: `localhost (127.0.0.1)`.
+    const ip = (typeof record.host === 'string' ? `${record.host} (${String(record.ip)})` : String(record.ip)).padEnd(W.host);
     const rtt = typeof record.rtt === 'number' ? `${record.rtt.toFixed(2)} ms` : '-';
     if (record.port === undefined) {
       const alive = record.alive === true;

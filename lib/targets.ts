@@ -97,7 +97,7 @@ function parseOne(spec: string): AddressRange {
     if (!base) throw new SpecError(spec, `"${spec.slice(0, slash)}" is not an IP address`);
     const bitsText = spec.slice(slash + 1);
     const bits = BITS[base.family];
-    if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > bits) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(bitsText) || Number(bitsText) > bits) {
       throw new SpecError(spec, `prefix length must be 0-${bits}`);
     }
     const host = BigInt(bits - Number(bitsText));

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { lastValue, positiveInt } from './frame.js';
+import { positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { DEFAULT_PORTS, shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
@@ -12,15 +13,18 @@ export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as
 
 /** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r'],
+  string: ['n', 'p', 't', 'r', 'top-ports'],
   boolean: ['all', 'ordered'],
   default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
 };
 
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+  const ports = portsFromArgs(args);
   return {
-    ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
+    // Repeated -p adds up; --top-ports N ranks them, tried most popular first (#12).
+    ports: ports.ports,
+    rankedPorts: ports.ranked,
     concurrency: positiveInt(args, 'n'),
     timeoutMs: positiveInt(args, 't'),
     retries: positiveInt(args, 'r', 0),
@@ -41,6 +45,8 @@ const RESERVED_FDS = 64;
 export interface TcpScanOptions {
   /** Ports for targets without a `port` field (parsePorts output). */
   ports: readonly number[];
+  /** `ports` are ranked (--top-ports): try them in that order, not shuffled. */
+  rankedPorts?: boolean;
   /** Connects in flight across all hosts (clamped to what the open-file limit allows). */
   concurrency: number;
   timeoutMs: number;
@@ -109,7 +115,7 @@ export function socketBudget(concurrency: number, fdLimit: number | null): numbe
 }
 
 /** A port a record asks for, or undefined; throws the reason when the field is there but no port. */
-function recordPort(record: Rec): number | undefined {
+export function recordPort(record: Rec): number | undefined {
   const port = record.port;
   if (port === undefined || port === null) return undefined;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -183,7 +189,7 @@ export function tcpScan(
   const portsFor = (record: Target): readonly number[] => {
     const own = recordPort(record);
     if (own !== undefined) return [own];
-    return options.ordered ? options.ports : shuffled(options.ports, options.random);
+    return options.ordered || options.rankedPorts ? options.ports : shuffled(options.ports, options.random);
   };
   const unreachable = new Map<string, string>();
   let previousIp = '';

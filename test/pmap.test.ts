@@ -33,7 +33,7 @@ t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async 
   const cases: [string[], string][] = [
     [['-ip', '127.0.0.1'], 'missing -f ping|tcp'],
     [['-f', 'udp', '-ip', '127.0.0.1'], '-f must be ping or tcp, not "udp"'],
-    [['-f', 'tcp'], 'missing -ip SPEC (an address, range, CIDR or list)'],
+    [['-f', 'tcp'], 'missing -ip SPEC (an address, range, CIDR, list or host name)'],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-n', '0'], '-n must be a whole number >= 1, not "0"'],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-n', 'abc'], '-n must be a whole number >= 1, not "abc"'],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-n', '-3'], '-n must be a whole number >= 1, not "-3"'],

@@ -83,7 +83,7 @@ t.test('records in, records out: fields kept, own port only, alive:false skipped
   const result = await runBin('tcpprobe', ['-p', `${base + 3},${base + 4}`, '--ordered', '--all'], input);
   t.equal(result.code, 2, 'bad input lines make the exit status 2');
   t.same(result.stderr.split('\n').filter(Boolean), [
-    'tcpprobe: stdin:2: not a JSON record or IP address: "not an ip"',
+    'tcpprobe: stdin:2: bad target "not an ip": not an IP address, range or CIDR',
     'tcpprobe: stdin:4: "port" must be a whole number 1-65535, not 70000',
   ]);
   t.same(withoutRtt(lines(result.stdout)), [

@@ -1,11 +1,14 @@
 // pingprobe --help, and the source of man/pingprobe.1 (lib/help/man.ts). One line per flag, so
 // that flags added on other branches merge as lines.
+import { TARGET_OPTIONS } from '../targets/input.js';
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: pingprobe [options] [IP|SPEC...]
 ICMP echo sweep. Targets from the arguments (iprange specs) or stdin (records
 or bare IPs). Writes {...input fields, "ip", "alive":true, "rtt":MS, "ttl":N}
-for each host that answers.
+for each host that answers. Targets may be host names (system resolver,
+/etc/hosts too): records then carry "host"; a name that does not resolve is
+reported, exit 2 at the end.
 
 Options:
   -n N       probes in flight (default 256, at most 65535)
@@ -19,6 +22,7 @@ Options:
   --ordered  results in input order (default: as hosts answer)
   --fail     exit 1 when some target did not answer (fping's convention)
   -v         counts and elapsed time on stderr
+${TARGET_OPTIONS}
   -h, --help this help;  --version  the version
 
 Needs root or CAP_NET_RAW; without, it says so and runs the system ping per

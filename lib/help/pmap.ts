@@ -1,16 +1,22 @@
 // pmap --help, and the source of man/pmap-toolkit.1 (lib/help/man.ts). One line per flag, so that
 // flags added on other branches merge as lines.
+import { TARGET_OPTIONS } from '../targets/input.js';
 import { exitStatus } from './exit.js';
 
-export const help = `Usage: pmap -f ping|tcp -ip SPEC [options]
+export const help = `Usage: pmap -f ping|tcp [-ip SPEC]... [-iL FILE] [options] [SPEC...]
 Ping-sweep a range and list the live hosts (-f ping), or connect-scan hosts
-and list their open ports (-f tcp), sorted per host as nmap does.
+and list their open ports (-f tcp), sorted per host as nmap does. Targets
+add up: positional specs, each -ip, and -iL; they may be host names (shown
+as NAME (IP), as nmap does).
 
 Options:
   -f ping|tcp  the job
-  -ip SPEC     targets, as iprange takes them
+  -ip SPEC     targets, as iprange takes them (repeatable)
+  -iL FILE     targets from a file, one a line (- for stdin)
   -n N         probes in flight (default 100)
-  -p PORTS     22,80,8000-8100 (tcp; default 1-1024)
+  -p PORTS     22,80,8000-8100 (tcp; default 1-1024; repeatable)
+  --top-ports N  the N most often open ports, most popular first (1-1000)
+  -F           the top 100 ports
   -t MS        timeout per try (default 1000)
   -r N         retries after a timeout (default 2)
   -c N         echoes per host (ping; default 1)
@@ -24,6 +30,7 @@ Options:
   --json       NDJSON records on stdout instead of the table
   --fail       exit 1 when some host is down (ping) or no port is open (tcp)
   -v           elapsed time and counts on stderr
+${TARGET_OPTIONS}
   -h, --help   this help;  --version  the version
 
 On a terminal a progress line shows done/total, rate, time left and finds.
