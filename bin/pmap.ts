@@ -5,7 +5,7 @@ const help = `Usage: pmap -f ping|tcp -ip SPEC [-n N] [-p PORTS] [-w FILE] [-m a
 Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts (-f tcp) and list open ports.
   -f ping|tcp     the job                      -ip SPEC   targets, as iprange takes them
   -n N            probes in flight (default 100)   -p PORTS  22,80,8000-8100 (tcp; default 1-1024)
-  -t MS           timeout per try (default 1000)   -r N      retries after a timeout (default 2)
+  -t MS -r N --min-rtt MS --max-rtt MS --rate PPS -T0..5   timing, as pingprobe and tcpprobe take it
   -c N            echoes per host (ping; default 1)
   -w FILE         also save the results as JSON (the tojson --by-host document plus scan metadata)
   -m MODE         async: one event loop (default); thread: worker threads; proc: child filter processes
@@ -21,9 +21,9 @@ runMain(
     help,
     errorsAreResults: true,
     flags: {
-      string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
+      string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'min-rtt', 'max-rtt', 'rate', 'T'],
       boolean: ['all', 'json', 'v'],
-      default: { n: '100', t: '1000', r: '2', c: '1' },
+      default: { c: '1' },
     },
     run: (args, io) =>
       runPmap(pmapOptions(args), io, { argv, colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }),

@@ -98,7 +98,7 @@ export class IcmpEngine {
     private readonly clock: Clock = systemClock,
     timing: Partial<TimingOptions> = {},
   ) {
-    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing };
+    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing, awaitDeparture: true };
     this.timing = new TimingDriver<EchoTarget, EchoAnswer>(
       options,
       {
@@ -174,7 +174,7 @@ export class IcmpEngine {
       return () => {
         if (!current) return;
         for (const sequence of current.payload.sequences) this.forget(family, sequence);
-        this.timing.core.cancel(current);
+        this.timing.core.cancel(current, this.clock.now());
         this.timing.kick();
       };
     });
@@ -208,7 +208,11 @@ export class IcmpEngine {
     probe.target.payload.sequences.push(sequence);
     this.counts.sent++;
     entry.socket.send(echoRequest(family, this.identifier, sequence), ip, (err) => {
-      if (!err || entry.pending.get(sequence) !== probe) return;
+      if (entry.pending.get(sequence) !== probe) return;
+      if (!err) {
+        this.timing.core.departed(probe, this.clock.now());
+        return this.timing.kick();
+      }
       if (TRANSIENT_SEND_ERROR.test(err.message)) {
         entry.pending.delete(sequence);
         this.timing.core.unsent(probe, this.clock.now());

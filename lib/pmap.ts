@@ -20,6 +20,7 @@ import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js
 import { ServiceNames } from './services.js';
 import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
+import { concurrencyFromArgs, timingArgs, timingFromArgs, type TimingFields } from './timing/flags.js';
 
 export type Kind = 'ping' | 'tcp';
 export type Mode = 'async' | 'thread' | 'proc';
@@ -34,6 +35,8 @@ export interface PmapOptions {
   ports: number[];
   timeoutMs: number;
   retries: number;
+  /** -t -r --min-rtt --max-rtt --rate -T, as the probes take them. */
+  timing: TimingFields;
   count: number;
   all: boolean;
   json: boolean;
@@ -66,16 +69,18 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   const spec = lastValue(args, 'ip') ?? '';
   if (spec === '') throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
   const portsSpec = lastValue(args, 'p') ?? DEFAULT_PORTS;
+  const timing = timingFromArgs(args);
   const options: PmapOptions = {
     kind,
     spec,
     ranges: parseSpec(spec),
-    concurrency: positiveInt(args, 'n'),
+    concurrency: concurrencyFromArgs(args, 100, timing),
     mode: oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async'),
     portsSpec,
     ports: parsePorts(portsSpec),
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    timeoutMs: timing.timing.timeoutMs,
+    retries: timing.timing.retries,
+    timing: timing.timing,
     count: positiveInt(args, 'c'),
     all: Boolean(args.all),
     json: Boolean(args.json),
@@ -143,8 +148,8 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
-  const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
+  const tcp: TcpWork = { ...options.timing, ports: options.ports, concurrency: options.concurrency, fdLimit };
+  const ping: PingWork = { ...options.timing, concurrency: options.concurrency, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
     // "Module did not self-register", and in a lone worker its socket never delivers a reply.
@@ -167,7 +172,7 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
     return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }
-  const common = ['-n', String(perShard), '-t', String(options.timeoutMs), '-r', String(options.retries), '--all'];
+  const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
   return options.kind === 'tcp'
     ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);

@@ -5,22 +5,19 @@ import type { Observable } from 'rxjs';
 import { pingSweep } from './pingprobe.js';
 import type { Rec, Target } from './records.js';
 import { tcpScan } from './tcpprobe.js';
+import type { TimingFields } from './timing/flags.js';
 
 export const PROBES_MODULE = new URL(import.meta.url).href;
 
-export interface TcpWork {
+export interface TcpWork extends TimingFields {
   ports: readonly number[];
   concurrency: number;
-  timeoutMs: number;
-  retries: number;
   /** Open-file limit to budget sockets against; undefined asks `ulimit -n`. */
   fdLimit?: number | null;
 }
 
-export interface PingWork {
+export interface PingWork extends TimingFields {
   concurrency: number;
-  timeoutMs: number;
-  retries: number;
   count: number;
 }
 

@@ -2,28 +2,32 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { lastValue, positiveInt } from './frame.js';
+import { lastValue } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { timingSummary } from './timing/core.js';
+import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
 
-export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
+export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
-/** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
+/** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r'],
+  string: ['n', 'p', ...TIMING_FLAGS.string],
   boolean: ['all', 'ordered'],
-  default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
+  default: { p: DEFAULT_PORTS },
 };
 
+type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'concurrency' | 'all' | 'ordered'> & TimingFields;
+
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
+  const timing = timingFromArgs(args);
   return {
     ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
-    concurrency: positiveInt(args, 'n'),
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    concurrency: concurrencyFromArgs(args, TCP_DEFAULTS.concurrency, timing),
+    ...timing.timing,
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
   };
@@ -38,14 +42,11 @@ const REMEMBERED_UNREACHABLE = 4096;
 /** Descriptors kept back from the socket budget: stdio, the event loop's own, pipes of a front end. */
 const RESERVED_FDS = 64;
 
-export interface TcpScanOptions {
+export interface TcpScanOptions extends TimingFields {
   /** Ports for targets without a `port` field (parsePorts output). */
   ports: readonly number[];
   /** Connects in flight across all hosts (clamped to what the open-file limit allows). */
   concurrency: number;
-  timeoutMs: number;
-  /** Extra tries for a port that timed out. */
-  retries: number;
   /** Also emit closed and filtered ports, and one record per unreachable host. */
   all: boolean;
   /** Ports in ascending order, results in input order (default: ports shuffled, results as found). */
@@ -75,6 +76,8 @@ export interface TcpScanStats {
   connects: number;
   /** The in-flight limit actually used. */
   inFlightLimit: number;
+  /** The timing core's final estimate, tries and loss, for -v. */
+  timing(): string;
   elapsedMs(): number;
   summary(): string;
 }
@@ -150,12 +153,8 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const prober = new ConnectProber(options.layer ?? netSocketLayer, {
-    timeoutMs: options.timeoutMs,
-    retries: options.retries,
-    maxSockets: inFlightLimit,
-    onThrottle: notice,
-  });
+  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, ...timing } = options;
+  const prober = new ConnectProber(layer ?? netSocketLayer, { ...timing, maxSockets: inFlightLimit, onThrottle: notice });
   let started = 0;
   let ended = 0;
   const stats: TcpScanStats = {
@@ -169,6 +168,7 @@ export function tcpScan(
       return prober.counters.connects;
     },
     inFlightLimit,
+    timing: () => timingSummary(prober.timing.core as never),
     elapsedMs: () => (started === 0 ? 0 : (ended || performance.now()) - started),
     summary() {
       const seconds = stats.elapsedMs() / 1000;
@@ -215,6 +215,7 @@ export function tcpScan(
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
       unreachable.set(ip, outcome.reason);
+      prober.hostGone(ip, outcome.reason);
       stats.unreachableHosts++;
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
@@ -235,7 +236,8 @@ export function tcpScan(
 
   const probed = pullMerge(
     work,
-    inFlightLimit,
+    // Room for as many ports again as are in flight: waiting on the timing core's bench, or queued.
+    2 * inFlightLimit,
     (item) => {
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.

@@ -9,6 +9,7 @@
 //                                           a late answer may still be reported until settle()
 //                    settle(target, verdict) the target is done: answered, refused by an error, or silent
 //   backend → core   add(host, payload)     a target to probe
+//                    departed(probe, now)   the try left only now (a send queue held it)
 //                    answer(probe, now, d)  the target answered this try (feeds RTT, loss and window)
 //                    error(probe, now, d)   an ICMP error or the like settled it: never feeds RTT or loss
 //                    lost(probe, now)       this try got no answer and never will (ETIMEDOUT, EACCES)
@@ -41,6 +42,14 @@ export interface TimingOptions {
   ratePps?: number;
   /** Least time between two sends (-T0..-T2), ms. */
   scanDelayMs?: number;
+  /** First pause after a try could not be sent (EMFILE), doubled for each further one (default 10 ms). */
+  localBackoffMs?: number;
+  /**
+   * The backend reports when each try really left (departed()), and a try's timeout starts only
+   * then. A raw socket sends one queued packet per turn of the event loop: at -n 256 the last of a
+   * burst leaves ~100 ms after the first, and timing it from send() expired it in the queue.
+   */
+  awaitDeparture?: boolean;
 }
 
 export interface Target<P> {
@@ -59,7 +68,10 @@ export interface Target<P> {
 export interface Probe<P> {
   readonly target: Target<P>;
   readonly tryno: number;
-  readonly sentAt: number;
+  /** When the try left (moved on by departed()): its timeout and RTT count from here. */
+  sentAt: number;
+  /** False while the backend's send queue still holds it (awaitDeparture only). */
+  departed: boolean;
   readonly id: number;
 }
 
@@ -139,7 +151,12 @@ export class TimingCore<P, D> {
   private freshHead = 0;
   private readonly bench = new Set<Target<P>>();
   private readonly flying = new Map<number, Probe<P>>();
-  private readonly flyingHosts = new Set<HostState<P>>();
+  /**
+   * Hosts with an RTT estimate of their own and tries in flight. Tries to hosts without one all wait
+   * the scan's timeout, so `flying` (in send order) gives the oldest of those first, and a wake
+   * costs what expires, not what is in flight.
+   */
+  private readonly sampledFlying = new Set<HostState<P>>();
   private flyingRetransmissions = 0;
   private nextId = 1;
   private window: number;
@@ -180,8 +197,8 @@ export class TimingCore<P, D> {
     return target;
   }
 
-  /** Drop a target (its consumer went away): no more tries, no verdict. */
-  cancel(target: Target<P>): void {
+  /** Drop a target (its consumer went away): no more tries, no verdict; its slot goes to the next. */
+  cancel(target: Target<P>, now: number): void {
     if (target.state === 'done') return;
     if (target.current) this.land(target.current);
     this.bench.delete(target);
@@ -189,6 +206,7 @@ export class TimingCore<P, D> {
     if (at >= 0) this.retransmit.splice(at, 1);
     target.state = 'done';
     this.release(target);
+    this.sendReady(now);
   }
 
   /** The timeout a try to `host` gets now. */
@@ -205,14 +223,26 @@ export class TimingCore<P, D> {
     return own && own.samples > 0 ? own : undefined;
   }
 
+  /**
+   * The try actually left now (a raw socket's send queue can hold it a while after send()): its
+   * timeout and RTT count from here. Tries leave in the order they were sent.
+   */
+  departed(probe: Probe<P>, now: number): void {
+    if (!this.flying.has(probe.id)) return;
+    if (now > probe.sentAt) probe.sentAt = now;
+    probe.departed = true;
+  }
+
   answer(probe: Probe<P>, now: number, data: D): void {
     const { target } = probe;
     if (target.state === 'done') return;
     const rtt = now - probe.sentAt;
     this.stats.answers++;
     this.land(probe);
-    this.hostOf(target.host).rtt.add(rtt);
+    const host = this.hostOf(target.host);
+    host.rtt.add(rtt);
     this.group.add(rtt);
+    if (host.rtt.samples > 0 && host.flying.size > 0) this.sampledFlying.add(host);
     if (probe.tryno > 0) this.sawLoss(probe.tryno, now);
     else this.grow();
     this.finish(target, { kind: 'answer', rtt, tries: target.tries, data });
@@ -235,7 +265,8 @@ export class TimingCore<P, D> {
     this.sendReady(now);
   }
 
-  unsent(probe: Probe<P>, now: number): void {
+  /** `local`: the machine ran short (EMFILE); false: just try again (a socket that connected to itself). */
+  unsent(probe: Probe<P>, now: number, local = true): void {
     const { target } = probe;
     if (!this.flying.has(probe.id) || target.state === 'done') return;
     this.land(probe);
@@ -243,10 +274,15 @@ export class TimingCore<P, D> {
     target.tries--;
     target.state = 'queued';
     this.retransmit.unshift(target);
-    // The machine, not the network, ran short: hold sends back a little, with fewer in flight.
-    this.ssthresh = this.window = Math.max(1, Math.floor(Math.min(this.window, this.flying.size + 1) * 0.75));
+    if (!local) return this.sendReady(now);
+    // The machine, not the network, ran short: fewer in flight than held now (the failures of one
+    // storm land one by one, so the in-flight count falls to what the process could hold, and the
+    // window with it), and a pause that doubles once per storm, not once per failure.
+    this.ssthresh = this.window = Math.min(this.window, Math.max(1, Math.floor((this.flying.size + 1) * 0.75)));
     this.stats.window = this.window;
-    this.notBefore = now + Math.min(MAX_BACKOFF_MS, 10 * 2 ** Math.min(this.localFailures++, 10));
+    if (now >= this.notBefore) {
+      this.notBefore = now + Math.min(MAX_BACKOFF_MS, (this.options.localBackoffMs ?? 10) * 2 ** Math.min(this.localFailures++, 10));
+    }
   }
 
   /**
@@ -263,9 +299,16 @@ export class TimingCore<P, D> {
   /** When `wake` has work next, or undefined when only an answer can change anything. */
   nextWake(): number | undefined {
     let next = Infinity;
-    for (const host of this.flyingHosts) {
+    const group = this.timeoutFor('');
+    // Tries leave in send order: the first one still queued means all after it are too.
+    for (const probe of this.flying.values()) {
+      if (this.hasOwnEstimate(probe)) continue;
+      if (probe.departed) next = probe.sentAt + group;
+      break;
+    }
+    for (const host of this.sampledFlying) {
       const oldest = host.flying.values().next().value;
-      if (oldest) next = Math.min(next, oldest.sentAt + this.timeoutFor(oldest.target.host));
+      if (oldest?.departed) next = Math.min(next, oldest.sentAt + this.timeoutFor(host.name));
     }
     if (this.bench.size > 0) {
       const oldest = this.bench.values().next().value!;
@@ -343,13 +386,13 @@ export class TimingCore<P, D> {
       const target = this.retransmit.length > 0 ? this.retransmit.shift()! : this.fresh[this.freshHead++]!;
       if (this.freshHead > 1024 && this.freshHead * 2 > this.fresh.length) this.fresh.splice(0, this.freshHead), (this.freshHead = 0);
       if (target.state === 'done') continue;
-      const probe: Probe<P> = { target, tryno: target.tries++, sentAt: now, id: this.nextId++ };
+      const probe: Probe<P> = { target, tryno: target.tries++, sentAt: now, id: this.nextId++, departed: !this.options.awaitDeparture };
       target.state = 'flying';
       target.current = probe;
       this.flying.set(probe.id, probe);
       const host = this.hostOf(target.host);
       host.flying.set(probe.id, probe);
-      this.flyingHosts.add(host);
+      if (host.rtt.samples > 0) this.sampledFlying.add(host);
       if (probe.tryno > 0) this.flyingRetransmissions++;
       this.stats.sent++;
       this.lastSendAt = now;
@@ -358,10 +401,21 @@ export class TimingCore<P, D> {
     }
   }
 
+  private hasOwnEstimate(probe: Probe<P>): boolean {
+    return (this.hosts.get(probe.target.host)?.rtt.samples ?? 0) > 0;
+  }
+
   private expire(now: number): void {
-    for (const host of [...this.flyingHosts]) {
+    const group = this.timeoutFor('');
+    for (const probe of this.flying.values()) {
+      if (this.hasOwnEstimate(probe)) continue;
+      if (!probe.departed || probe.sentAt + group > now) break;
+      this.timedOut(probe, now);
+    }
+    for (const host of [...this.sampledFlying]) {
+      const timeout = this.timeoutFor(host.name);
       for (const probe of host.flying.values()) {
-        if (probe.sentAt + this.timeoutFor(probe.target.host) > now) break;
+        if (!probe.departed || probe.sentAt + timeout > now) break;
         this.timedOut(probe, now);
       }
     }
@@ -387,7 +441,7 @@ export class TimingCore<P, D> {
     if (!this.flying.delete(probe.id)) return;
     const host = this.hosts.get(probe.target.host);
     host?.flying.delete(probe.id);
-    if (host?.flying.size === 0) this.flyingHosts.delete(host);
+    if (host?.flying.size === 0) this.sampledFlying.delete(host);
     if (probe.tryno > 0) this.flyingRetransmissions--;
   }
 

@@ -62,7 +62,9 @@ export class TimingDriver<P, D> {
     this.core.wake(now);
     const at = this.core.nextWake();
     if (at === undefined) return this.disarm();
-    if (at === this.timerAt) return;
+    // A timer armed earlier than needed stays: it wakes the core for nothing, which costs less than
+    // re-arming on every answer (each one moves the estimate a little).
+    if (at >= this.timerAt) return;
     this.disarm();
     this.timerAt = at;
     this.timer = this.clock.setTimeout(
