@@ -1,8 +1,7 @@
 import { runMain } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
 import { targetsFromArgs, untilAborted } from '../lib/records.js';
-import { TCP_DEFAULTS as D, TCP_FLAGS, tcpOptionsFromArgs, tcpScan, tcpTargets } from '../lib/tcpprobe.js';
-import { TIMING_HELP } from '../lib/timing/flags.js';
+import { TCP_DEFAULTS as D, TCP_FLAGS, TIMING_HELP, tcpOptionsFromArgs, tcpScan, tcpTargets } from '../lib/tcpprobe.js';
 
 const help = `Usage: tcpprobe [-n N] [-p PORTS] [-t MS] [-r N] [-T0..5] [--all] [--ordered] [-v] [IP...]
 TCP connect scan. Targets: IP specs as arguments, or target records / bare IPs on stdin.
@@ -13,8 +12,8 @@ is probed on that port only; a record with "alive": false is skipped.
 ${TIMING_HELP}
   --all        also closed and filtered ports, and {"ip","state":"unreachable","reason"} once per
                host answering EHOSTUNREACH/ENETUNREACH (its other ports are not tried)
-  --ordered    ports in ascending order, results in input order
-  -v           counts, ports/s and elapsed time on stderr;  -h, --help  this help;  --version`;
+  --ordered    ports in ascending order, results in input order;  -v  counts, timing, ports/s on
+               stderr;  -h, --help  this help;  --version`;
 
 runMain({
   name: 'tcpprobe',

@@ -168,8 +168,9 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
       engine.open(4);
       return {
         method: 'raw',
-        // Room for as many hosts again on the bench, within the 16-bit sequence space (two per host).
-        slots: Math.min(2 * options.concurrency, 30000),
+        // Room for as many hosts again on the bench and as many queued, within the 16-bit sequence
+        // space (two sequences per host).
+        slots: Math.min(3 * options.concurrency, 30000),
         timing: () => timingSummary(engine.timing.core as never),
         probe: (ip, family, echo) => engine.probe(ip, family, echo),
         close: () => engine.close(),

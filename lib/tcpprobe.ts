@@ -10,6 +10,8 @@ import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } fr
 import { timingSummary } from './timing/core.js';
 import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
 
+export { TIMING_HELP } from './timing/flags.js';
+
 export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
 /** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
@@ -236,8 +238,9 @@ export function tcpScan(
 
   const probed = pullMerge(
     work,
-    // Room for as many ports again as are in flight: waiting on the timing core's bench, or queued.
-    2 * inFlightLimit,
+    // Room for as many ports again as are in flight on the timing core's bench, and as many queued:
+    // a port out of tries waits there without a send slot, and the slot should not go idle.
+    3 * inFlightLimit,
     (item) => {
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
