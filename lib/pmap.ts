@@ -143,7 +143,12 @@ function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generat
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
+function probeRecords(
+  options: PmapOptions,
+  ready: () => Promise<void> | undefined,
+  log: (line: string) => void,
+  timing?: (summary: () => string) => void,
+): Observable<Rec> {
   const targets = targetsOf(options.ranges);
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
@@ -156,7 +161,7 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
     log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
   }
   if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
-    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log, timing) : pingRecords(targets, ping, ready, log, timing);
   }
 
   const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
@@ -198,12 +203,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options.kind === 'tcp'
       ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open`
       : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
-  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
+  let timing: (() => string) | undefined;
+  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}`;
 
   if (!options.json) report.print(report.header(options.kind));
   const progress = io.progress;
   const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
-  const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+  const results = probeRecords(options, () => io.records.ready(), io.log, (summary) => (timing = summary)).pipe(
     tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts?.add(record as Target)),

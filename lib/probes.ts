@@ -24,10 +24,17 @@ export interface PingWork extends TimingFields {
 type Targets = Iterable<Target> | AsyncIterable<Target>;
 type Ready = () => Promise<void> | undefined;
 
-export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?: (line: string) => void): Observable<Rec> {
-  return tcpScan(targets, { ...work, all: true, ordered: false, ...(log ? { onNotice: log } : {}) }, ready).records;
+/** `timing` (in-process runs only) receives a function giving the timing core's -v summary. */
+type TimingSink = (summary: () => string) => void;
+
+export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
+  const scan = tcpScan(targets, { ...work, all: true, ordered: false, ...(log ? { onNotice: log } : {}) }, ready);
+  timing?.(() => scan.stats.timing());
+  return scan.records;
 }
 
-export function pingRecords(targets: Targets, work: PingWork, ready?: Ready, log?: (line: string) => void): Observable<Rec> {
-  return pingSweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready).records;
+export function pingRecords(targets: Targets, work: PingWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
+  const sweep = pingSweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready);
+  timing?.(() => sweep.stats.timing?.() ?? 'timing: system ping, fixed waits');
+  return sweep.records;
 }
