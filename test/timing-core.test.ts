@@ -274,3 +274,16 @@ t.test('unsent tries (EMFILE) are not counted, lower the window and back off', a
   t.ok(core.stats.window < 8, `window lowered to ${core.stats.window}`);
   t.ok((core.nextWake() ?? 0) > 0, 'no resend before the back-off');
 });
+
+t.test('flags: presets, explicit flags over them, and one table for every command', async (t) => {
+  const { timingFromArgs, concurrencyFromArgs, coreOptions } = await import('../lib/timing/flags.js');
+  const args = (flags: Record<string, string>) => ({ _: [], ...flags });
+  t.match(timingFromArgs(args({})).timing, { timeoutMs: 1000, minRttMs: 100, maxRttMs: 10_000, retries: 10 }, '-T3 by default');
+  t.match(timingFromArgs(args({ T: '4' })).timing, { timeoutMs: 500, minRttMs: 100, maxRttMs: 1250, retries: 6 });
+  t.match(timingFromArgs(args({ T: '5', t: '900' })).timing, { timeoutMs: 900, minRttMs: 50, maxRttMs: 900, retries: 2 }, 'an explicit -t wins and lifts the maximum');
+  const polite = timingFromArgs(args({ T: '2' }));
+  t.match(polite, { parallelism: 1, timing: { scanDelayMs: 400 } });
+  t.equal(concurrencyFromArgs(args({ T: '2' }), 256, polite), 1, '-T2: one probe at a time');
+  t.equal(concurrencyFromArgs(args({ T: '2', n: '8' }), 256, timingFromArgs(args({ T: '2', n: '8' }))), 8, 'an explicit -n wins');
+  t.match(coreOptions({ timeoutMs: 20, retries: 1 }, 4), { initialTimeoutMs: 20, minRttMs: 20, maxRttMs: 10_000, maxInFlight: 4 }, '-t below the floor lowers it');
+});
