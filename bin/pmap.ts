@@ -10,9 +10,9 @@ runMain(
     help,
     errorsAreResults: true,
     flags: withTargetFlags({
-      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports'],
+      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports', 'min-rtt', 'max-rtt', 'rate', 'T'],
       boolean: ['all', 'json', 'v', 'fail', 'sV', 'F'],
-      default: { n: '100', t: '1000', r: '2', c: '1' },
+      default: { c: '1' },
     }),
     run: (args, io) =>
       runPmap(pmapOptions(args), io, { argv, colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }),

@@ -16,7 +16,7 @@ runMain({
     const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError, recordPort), io.signal);
     const verbose = io.verbose ? { onNotice: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
     const { records, stats } = tcpScan(targets, { ...options, ...verbose }, () => io.records.ready());
-    io.summary = () => stats.summary();
+    io.summary = () => `${stats.summary()}; ${stats.timing()}`;
     const total = args._.length > 0 ? (addressCount(args._.map(String)) ?? 0) * options.ports.length : undefined;
     const stop = scanProgress(io.progress, 'tcp', total, () => ({ done: stats.portsTried, found: stats.open }));
     await writeAll(records, io.records, io.signal).finally(stop);

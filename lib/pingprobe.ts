@@ -7,17 +7,16 @@ import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
 import { pullMerge } from './pool.js';
 import type { Rec, Target } from './records.js';
 import { familyOf, type Family } from './targets.js';
+import { timingSummary } from './timing/core.js';
+import { systemClock } from './timing/driver.js';
+import { coreOptions, type TimingFields } from './timing/flags.js';
 
 /** Echoes one socket can have in flight: ICMP sequence numbers are 16 bits (RFC 792). */
 export const MAX_PINGS_IN_FLIGHT = 65535;
 
-export interface PingOptions {
+export interface PingOptions extends TimingFields {
   /** Probes in flight (-n). */
   concurrency: number;
-  /** Wait for the first try (-t), ms. */
-  timeoutMs: number;
-  /** Tries after the first (-r). */
-  retries: number;
   /** Echoes per host (-c); above 1 the record carries sent/received/loss and min/avg/max rtt. */
   count: number;
   /** Emit silent and unreachable hosts too (--all). */
@@ -42,6 +41,8 @@ export interface PingStats {
   alive: number;
   /** Echo requests sent, retries included. */
   sent: number;
+  /** The timing core's final estimate, tries and loss, for -v (raw sockets only). */
+  timing?: () => string;
 }
 
 /** Neither raw sockets nor the ping binary can send an echo here: a runtime failure (exit 1). */
@@ -51,6 +52,9 @@ export class PrivilegeError extends Error {
 
 interface Prober {
   method: 'raw' | 'ping';
+  /** Hosts worked on at once: the timing core's limit plus room for hosts waiting on its bench. */
+  slots: number;
+  timing?: () => string;
   probe(ip: string, family: Family, options: EchoOptions): Observable<EchoResult>;
   close(): void;
 }
@@ -72,7 +76,8 @@ export function pingSweep(
   const stats: PingStats = { hosts: 0, alive: 0, sent: 0 };
   const echo: EchoOptions = {
     timeoutMs: options.timeoutMs,
-    retries: options.retries,
+    // The ping binary has no loss measure: one retransmission, as the core allows before it sees loss.
+    retries: Math.min(options.retries, 1),
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     count: options.count,
   };
@@ -89,6 +94,7 @@ export function pingSweep(
       (chosen) => {
         prober = chosen;
         stats.method = chosen.method;
+        if (chosen.timing) stats.timing = chosen.timing;
         if (stopped) return chosen.close();
         const probeTarget = (target: Target): Observable<Rec> =>
           new Observable<Rec>((inner) => {
@@ -105,7 +111,7 @@ export function pingSweep(
               complete: () => inner.complete(),
             });
           });
-        sweep = pullMerge(targets, options.concurrency, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
+        sweep = pullMerge(targets, chosen.slots, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
           next: (record) => subscriber.next(record),
           error: (err: unknown) => {
             close();
@@ -157,9 +163,18 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
   let why = '';
   if (method !== 'ping') {
     try {
-      const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)());
+      const timing = coreOptions(options, options.concurrency);
+      const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)(), undefined, systemClock, timing);
       engine.open(4);
-      return { method: 'raw', probe: (ip, family, echo) => engine.probe(ip, family, echo), close: () => engine.close() };
+      return {
+        method: 'raw',
+        // Room for as many hosts again on the bench and as many queued, within the 16-bit sequence
+        // space (two sequences per host).
+        slots: Math.min(3 * options.concurrency, 30000),
+        timing: () => timingSummary(engine.timing.core as never),
+        probe: (ip, family, echo) => engine.probe(ip, family, echo),
+        close: () => engine.close(),
+      };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (method === 'raw') throw new PrivilegeError(`cannot open a raw ICMP socket: ${message}; ${GRANT_HINT}`);
@@ -174,5 +189,5 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
     throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${GRANT_HINT}`);
   }
   if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
-  return { method: 'ping', probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
+  return { method: 'ping', slots: options.concurrency, probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
 }

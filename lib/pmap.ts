@@ -26,6 +26,7 @@ import { openFileLimit } from './tcpprobe.js';
 import { SVC_DEFAULTS, withServices } from './svc/svcprobe.js';
 import { checkListFile, parseTargetSpec } from './targets/input.js';
 import { pmapTargets } from './targets/pmap-targets.js';
+import { concurrencyFromArgs, timingArgs, timingFromArgs, type TimingFields } from './timing/flags.js';
 
 export type Kind = 'ping' | 'tcp';
 export type Mode = 'async' | 'thread' | 'proc';
@@ -47,6 +48,8 @@ export interface PmapOptions {
   rankedPorts: boolean;
   timeoutMs: number;
   retries: number;
+  /** -t -r --min-rtt --max-rtt --rate -T, as the probes take them. */
+  timing: TimingFields;
   count: number;
   all: boolean;
   json: boolean;
@@ -95,19 +98,21 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   for (const file of listFiles) checkListFile('-iL', file);
   // Repeated -p adds up; --top-ports N and -F (top 100) rank the ports, tried most popular first.
   const { ports, spec: portsSpec, ranked: rankedPorts } = portsFromArgs(args);
+  const timing = timingFromArgs(args);
   const options: PmapOptions = {
     kind,
     spec: [...specs, ...listFiles.map((file) => `-iL ${file}`)].join(' '),
     specs,
     listFiles,
     targetArgs: args,
-    concurrency: positiveInt(args, 'n'),
+    concurrency: concurrencyFromArgs(args, 100, timing),
     mode,
     portsSpec,
     ports,
     rankedPorts,
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    timeoutMs: timing.timing.timeoutMs,
+    retries: timing.timing.retries,
+    timing: timing.timing,
     count: positiveInt(args, 'c'),
     all: Boolean(args.all),
     json: Boolean(args.json),
@@ -180,19 +185,25 @@ async function* portWork(targets: AsyncIterable<Target>, ports: readonly number[
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, targets: AsyncIterable<Target>, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
+function probeRecords(
+  options: PmapOptions,
+  targets: AsyncIterable<Target>,
+  ready: () => Promise<void> | undefined,
+  log: (line: string) => void,
+  timing?: (summary: () => string) => void,
+): Observable<Rec> {
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
-  const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
+  const tcp: TcpWork = { ...options.timing, ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, fdLimit };
+  const ping: PingWork = { ...options.timing, concurrency: options.concurrency, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
     // "Module did not self-register", and in a lone worker its socket never delivers a reply.
     log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
   }
   if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
-    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log, timing) : pingRecords(targets, ping, ready, log, timing);
   }
 
   const work = options.kind === 'tcp' ? portWork(targets, options.ports, options.rankedPorts) : targets;
@@ -208,7 +219,7 @@ function probeRecords(options: PmapOptions, targets: AsyncIterable<Target>, read
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
     return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }
-  const common = ['-n', String(perShard), '-t', String(options.timeoutMs), '-r', String(options.retries), '--all'];
+  const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
   return options.kind === 'tcp'
     ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);
@@ -251,13 +262,14 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options.kind === 'tcp'
       ? `${tally.totals.ports}${expected} ports, ${tally.totals.open} open`
       : `${tally.totals.hosts}${expected} hosts, ${tally.totals.up} up`;
-  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
+  let timing: (() => string) | undefined;
+  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}`;
 
   if (!options.json) report.print(report.header(options.kind));
   const stopProgress = scanProgress(io.progress, options.kind, total, () =>
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
-  const results = probeRecords(options, targets.records, () => io.records.ready(), io.log).pipe(
+  const results = probeRecords(options, targets.records, () => io.records.ready(), io.log, (summary) => (timing = summary)).pipe(
     options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),

@@ -2,32 +2,35 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, shuffled } from './ports.js';
 import { portsFromArgs } from './targets/top-ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { timingSummary } from './timing/core.js';
+import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
 
-export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
+export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
-/** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
+/** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r', 'top-ports'],
+  string: ['n', 'p', 'top-ports', ...TIMING_FLAGS.string],
   boolean: ['all', 'ordered'],
-  default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
+  default: { p: DEFAULT_PORTS },
 };
 
+type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered'> & TimingFields;
+
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
+  const timing = timingFromArgs(args);
   const ports = portsFromArgs(args);
   return {
     // Repeated -p adds up; --top-ports N ranks them, tried most popular first (#12).
     ports: ports.ports,
     rankedPorts: ports.ranked,
-    concurrency: positiveInt(args, 'n'),
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    concurrency: concurrencyFromArgs(args, TCP_DEFAULTS.concurrency, timing),
+    ...timing.timing,
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
   };
@@ -42,16 +45,13 @@ const REMEMBERED_UNREACHABLE = 4096;
 /** Descriptors kept back from the socket budget: stdio, the event loop's own, pipes of a front end. */
 const RESERVED_FDS = 64;
 
-export interface TcpScanOptions {
+export interface TcpScanOptions extends TimingFields {
   /** Ports for targets without a `port` field (parsePorts output). */
   ports: readonly number[];
   /** `ports` are ranked (--top-ports): try them in that order, not shuffled. */
   rankedPorts?: boolean;
   /** Connects in flight across all hosts (clamped to what the open-file limit allows). */
   concurrency: number;
-  timeoutMs: number;
-  /** Extra tries for a port that timed out. */
-  retries: number;
   /** Also emit closed and filtered ports, and one record per unreachable host. */
   all: boolean;
   /** Ports in ascending order, results in input order (default: ports shuffled, results as found). */
@@ -81,6 +81,8 @@ export interface TcpScanStats {
   connects: number;
   /** The in-flight limit actually used. */
   inFlightLimit: number;
+  /** The timing core's final estimate, tries and loss, for -v. */
+  timing(): string;
   elapsedMs(): number;
   summary(): string;
 }
@@ -156,12 +158,8 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const prober = new ConnectProber(options.layer ?? netSocketLayer, {
-    timeoutMs: options.timeoutMs,
-    retries: options.retries,
-    maxSockets: inFlightLimit,
-    onThrottle: notice,
-  });
+  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, ...timing } = options;
+  const prober = new ConnectProber(layer ?? netSocketLayer, { ...timing, maxSockets: inFlightLimit, onThrottle: notice });
   let started = 0;
   let ended = 0;
   const stats: TcpScanStats = {
@@ -175,6 +173,7 @@ export function tcpScan(
       return prober.counters.connects;
     },
     inFlightLimit,
+    timing: () => timingSummary(prober.timing.core as never),
     elapsedMs: () => (started === 0 ? 0 : (ended || performance.now()) - started),
     summary() {
       const seconds = stats.elapsedMs() / 1000;
@@ -221,6 +220,7 @@ export function tcpScan(
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
       unreachable.set(ip, outcome.reason);
+      prober.hostGone(ip, outcome.reason);
       stats.unreachableHosts++;
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
@@ -241,7 +241,9 @@ export function tcpScan(
 
   const probed = pullMerge(
     work,
-    inFlightLimit,
+    // Room for as many ports again as are in flight on the timing core's bench, and as many queued:
+    // a port out of tries waits there without a send slot, and the slot should not go idle.
+    3 * inFlightLimit,
     (item) => {
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.

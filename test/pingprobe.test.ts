@@ -75,15 +75,23 @@ t.test('a sweep of a /22 on loopback finds every address', { skip: isRoot ? fals
   const out = records(run.stdout);
   t.equal(out.length, 1024);
   t.equal(new Set(out.map((r) => r.ip)).size, 1024);
-  t.match(run.stderr, /1024 hosts, 1024 alive, 1024 echoes sent \(raw ICMP\), elapsed/);
+  t.match(run.stderr, /1024 hosts, 1024 alive, 1024 echoes sent \(raw ICMP\); timing: srtt [\d.]+ ms, rttvar [\d.]+ ms, timeout [\d.]+ ms; 1024 tries sent, up to 1 per target; 0 of 1024 answers came to a retransmission \(0\.0% loss seen\), window 256, elapsed/);
 });
 
 t.test('usage errors exit 2 naming the flag', async (t) => {
   const cases: [string[], RegExp][] = [
     [['-n', '0', '127.0.0.1'], /-n must be a whole number >= 1, not "0"/],
     [['-n', '70000', '127.0.0.1'], /-n must be at most 65535/],
-    [['-t', 'x', '127.0.0.1'], /-t must be a whole number/],
-    [['-r', '-1', '127.0.0.1'], /-r must be a whole number >= 0/],
+    [['-t', 'x', '127.0.0.1'], /-t must be a number of milliseconds >= 1, not "x"/],
+    [['-r', '-1', '127.0.0.1'], /-r must be a whole number 0-1000, not "-1"/],
+    // Beyond setTimeout's 2^31-1 ms Node fires at once: refused, never a 1 ms timeout (#10 item 13).
+    [['-t', '2147483648', '127.0.0.1'], /-t must be at most 2147483647 ms/],
+    [['-T6', '127.0.0.1'], /-T must be 0, 1, 2, 3, 4 or 5 \(nmap's timing presets\), not "6"/],
+    [['-T', 'x', '127.0.0.1'], /-T must be 0, 1, 2, 3, 4 or 5 .*, not "x"/],
+    [['--rate', '0', '127.0.0.1'], /--rate must be a number of probes per second above 0, not "0"/],
+    [['--rate', '-5', '127.0.0.1'], /--rate must be a number of probes per second above 0, not "-5"/],
+    [['--min-rtt', '500', '--max-rtt', '100', '127.0.0.1'], /--min-rtt \(500\) must not be above --max-rtt \(100\)/],
+    [['--max-rtt', 'abc', '127.0.0.1'], /--max-rtt must be a number of milliseconds >= 1, not "abc"/],
     [['--bogus', '127.0.0.1'], /unknown option --bogus/],
     [['300.1.1.1'], /bad target "300\.1\.1\.1"/],
   ];

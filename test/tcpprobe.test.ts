@@ -123,7 +123,7 @@ t.test('usage errors exit 2', async (t) => {
 t.test('-v: counts on stderr', async (t) => {
   const result = await runBin('tcpprobe', ['-v', '-p', `${base}-${base + 9}`, V4]);
   t.equal(result.code, 0);
-  t.match(result.stderr, /^tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s, elapsed [\d.]+ s\n$/);
+  t.match(result.stderr, /^tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \d+ ports\/s; timing: srtt [\d.]+ ms, rttvar [\d.]+ ms, timeout [\d.]+ ms; 10 tries sent, up to 1 per target; 0 of 10 answers came to a retransmission \(0\.0% loss seen\), window 500, elapsed [\d.]+ s\n$/);
 });
 
 t.test('a terminal on stderr gets a progress line, cleared before the -v summary', async (t) => {

@@ -1,6 +1,7 @@
 // pingprobe --help, and the source of man/pingprobe.1 (lib/help/man.ts). One line per flag, so
 // that flags added on other branches merge as lines.
 import { TARGET_OPTIONS } from '../targets/input.js';
+import { TIMING_HELP } from '../timing/flags.js';
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: pingprobe [options] [IP|SPEC...]
@@ -12,9 +13,7 @@ reported, exit 2 at the end.
 
 Options:
   -n N       probes in flight (default 256, at most 65535)
-  -t MS      wait for a reply to the first try (default 1000); each retry
-             waits 1.5x longer
-  -r N       retries of an unanswered echo (default 2)
+${TIMING_HELP}
   -c COUNT   echoes per host (default 1); adds sent, received, loss (%),
              rttMin/rttAvg/rttMax
   --all      also {"alive":false} for silent hosts, with a "reason" when an

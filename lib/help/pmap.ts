@@ -1,6 +1,7 @@
 // pmap --help, and the source of man/pmap-toolkit.1 (lib/help/man.ts). One line per flag, so that
 // flags added on other branches merge as lines.
 import { TARGET_OPTIONS } from '../targets/input.js';
+import { TIMING_HELP } from '../timing/flags.js';
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: pmap -f ping|tcp [-ip SPEC]... [-iL FILE] [options] [SPEC...]
@@ -17,8 +18,7 @@ Options:
   -p PORTS     22,80,8000-8100 (tcp; default 1-1024; repeatable)
   --top-ports N  the N most often open ports, most popular first (1-1000)
   -F           the top 100 ports
-  -t MS        timeout per try (default 1000)
-  -r N         retries after a timeout (default 2)
+${TIMING_HELP}
   -c N         echoes per host (ping; default 1)
   -sV          service and version of each open port, a VERSION column (tcp)
   -w FILE      also save the results as JSON (the tojson --by-host document

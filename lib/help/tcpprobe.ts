@@ -2,6 +2,7 @@
 // that flags added on other branches merge as lines.
 import { TCP_DEFAULTS as D } from '../tcpprobe.js';
 import { TARGET_OPTIONS } from '../targets/input.js';
+import { TIMING_HELP } from '../timing/flags.js';
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: tcpprobe [options] [IP...]
@@ -17,8 +18,7 @@ Options:
               under ulimit -n)
   -p PORTS    22  1-1024 (default)  22,80,8000-8100  - (all); repeatable
   --top-ports N  the N most often open ports, most popular first (1-1000)
-  -t MS       timeout per try (default ${D.timeoutMs})
-  -r N        retries after a timeout (default ${D.retries})
+${TIMING_HELP}
   --all       also closed and filtered ports, and {"ip","state":"unreachable",
               "reason"} once per host answering EHOSTUNREACH/ENETUNREACH (its
               other ports are not tried)
