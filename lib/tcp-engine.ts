@@ -1,10 +1,14 @@
 import { Socket } from 'node:net';
 import { Observable } from 'rxjs';
+import { isSelfConnect } from './tcp/self-connect.js';
 
 /** What the engine needs of a TCP socket: `net.Socket` has all of it; tests pass a fake. */
 export interface ProbeSocket {
   readonly localPort?: number | undefined;
   readonly localAddress?: string | undefined;
+  /** The far end as the kernel has it once connected (node:net has both). */
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
   connect(port: number, host: string): unknown;
   setTimeout(ms: number): unknown;
   once(event: 'connect' | 'timeout', listener: () => void): unknown;
@@ -27,7 +31,8 @@ export const netSocketLayer: SocketLayer = {
 export type PortState = 'open' | 'closed' | 'filtered';
 
 export type ProbeOutcome =
-  | { state: PortState; rtt?: number; tries: number }
+  /** `reason`: why a port is filtered when something said so (a per-port ICMP reject). */
+  | { state: PortState; rtt?: number; tries: number; reason?: string }
   /** The host (not the port) answered with EHOSTUNREACH/ENETUNREACH: its other ports need no try. */
   | { state: 'unreachable'; reason: string; tries: number };
 
@@ -149,7 +154,7 @@ export class ConnectProber {
       current.once('connect', () => {
         if (!settle()) return;
         const rtt = round(performance.now() - started);
-        const self = current.localPort === port && current.localAddress === host;
+        const self = isSelfConnect(current, host, port);
         current.resetAndDestroy();
         this.noteUsableSocket();
         if (self) {
@@ -188,15 +193,23 @@ export class ConnectProber {
           return;
         }
         this.noteUsableSocket();
-        if (CLOSED_ERRORS.has(code)) finish({ state: 'closed', rtt: round(performance.now() - started), tries });
-        else if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
-        else {
+        if (CLOSED_ERRORS.has(code)) {
+          finish({ state: 'closed', rtt: round(performance.now() - started), tries });
+          return;
+        }
+        // These may fail inside connect() itself (no route: ENETUNREACH at once), and node reports
+        // that on the next tick. Finishing there would start the next connect in the same tick, so
+        // a scan where every connect fails at once never left the tick queue: no signal, no I/O,
+        // no handle ever freed (#10 item 2). setImmediate lets the event loop turn in between.
+        release();
+        setImmediate(() => {
+          if (finished) return;
+          if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
           // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from
           // the port, so it counts as a timed-out try and ends filtered, never open or closed.
-          release();
-          if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
+          else if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
           else attempt();
-        }
+        });
       });
       current.setTimeout(this.options.timeoutMs);
       current.connect(port, host);

@@ -7,6 +7,8 @@ import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
 import { readRecords, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { HostEvidence, settleUnreachable } from './discovery/host-evidence.js';
+import { kernelNeighbours } from './discovery/neighbours.js';
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
 
@@ -54,6 +56,8 @@ export interface TcpScanOptions {
   fdLimit?: number | null;
   /** Injected socket layer (default: node:net). */
   layer?: SocketLayer;
+  /** Tells a host that is not there from a port that is rejected (default: the kernel's neighbour table). */
+  evidence?: HostEvidence;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
   /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
@@ -230,9 +234,11 @@ export function tcpScan(
     const { rtt: _inputRtt, ...fields } = host.record;
     const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
+    if (outcome.reason !== undefined) record.reason = outcome.reason;
     return record;
   };
 
+  const evidence = options.evidence ?? new HostEvidence(kernelNeighbours());
   const probed = pullMerge(
     work,
     inFlightLimit,
@@ -240,11 +246,14 @@ export function tcpScan(
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
       return new Observable<Rec | null>((subscriber) =>
-        prober.start(item.host.record.ip, item.port, (outcome) => {
-          const record = toRecord(item, outcome);
-          if (record !== null) subscriber.next(record);
-          subscriber.complete();
-        }),
+        prober.start(item.host.record.ip, item.port, (outcome) =>
+          // An unreachable answer settles the host only on evidence that it is not there (#10 item 4).
+          settleUnreachable(evidence, item.host.record.ip, outcome, (settled) => {
+            const record = toRecord(item, settled);
+            if (record !== null) subscriber.next(record);
+            subscriber.complete();
+          }),
+        ),
       );
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },
