@@ -32,33 +32,38 @@ export class HostEvidence {
 
   constructor(private readonly table: NeighbourTable) {}
 
-  /** The verdict on an EHOSTUNREACH-like error from a connect to `ip`. */
-  judge(ip: string, code: string): Promise<UnreachableVerdict> {
-    if (NO_NETWORK.has(code)) return Promise.resolve({ scope: 'host', why: code });
+  /**
+   * The verdict on an EHOSTUNREACH-like error from a connect to `ip`, or (`code` undefined) on a
+   * port whose tries all timed out: then only an unanswered ARP/NDP settles the host.
+   */
+  judge(ip: string, code?: string): Promise<UnreachableVerdict> {
+    if (code !== undefined && NO_NETWORK.has(code)) return Promise.resolve({ scope: 'host', why: code });
     const known = this.present.get(ip);
-    if (known !== undefined) return Promise.resolve({ scope: 'port', why: known });
+    if (known !== undefined) return Promise.resolve({ scope: 'port', why: code ?? known });
     let verdict = this.judging.get(ip);
     if (!verdict) {
       verdict = this.limited(() => this.look(ip, code)).finally(() => this.judging.delete(ip));
       this.judging.set(ip, verdict);
     }
-    return verdict;
+    return verdict.then((found) => (found.scope === 'port' ? { scope: 'port', why: code ?? '' } : found));
   }
 
-  private async look(ip: string, code: string): Promise<UnreachableVerdict> {
+  private async look(ip: string, code: string | undefined): Promise<UnreachableVerdict> {
     this.lookups++;
+    const unanswered = ip.includes(':') ? 'no-ndp-reply' : 'no-arp-reply';
     const route = await this.table.route(ip);
-    if (route === null) return { scope: 'host', why: code };
-    if (route && REFUSING_ROUTES.has(route.type)) return { scope: 'host', why: code };
+    if (route === null) return { scope: 'host', why: code ?? 'no-route' };
+    if (route && REFUSING_ROUTES.has(route.type)) return { scope: 'host', why: code ?? `${route.type}-route` };
     // Off the segment, the first hop is what ARP/NDP resolves: when it is gone, so is the way.
+    // A timed-out SYN to an on-link address still INCOMPLETE means no ARP answer for all that time
+    // (a live host answers in well under a millisecond), so the kernel's 3 s wait need not be ours.
     const hop = route?.gateway ?? ip;
     const state = await this.table.state(hop);
-    if (UNANSWERED_STATES.has(state)) return { scope: 'host', why: code };
+    if (UNANSWERED_STATES.has(state)) return { scope: 'host', why: code ?? unanswered };
     // The host (or a router on the way) answered with an ICMP error for this port: a REJECT.
-    const why = code;
     if (this.present.size >= REMEMBERED) this.present.delete(this.present.keys().next().value ?? '');
-    this.present.set(ip, why);
-    return { scope: 'port', why };
+    this.present.set(ip, state);
+    return { scope: 'port', why: code ?? '' };
   }
 
   private limited<T>(task: () => Promise<T>): Promise<T> {
@@ -79,8 +84,8 @@ export class HostEvidence {
 }
 
 /**
- * Pass `outcome` on to `then`, after asking `evidence` when it is 'unreachable': a per-port reject
- * becomes `filtered` with the errno as reason, the host's own absence stays 'unreachable'.
+ * Pass `outcome` on to `then`, after asking `evidence` when it is unreachable or timed out: a per-port reject
+ * becomes `filtered` with the errno as reason, a host that never answered ARP/NDP is `unreachable`.
  */
 export function settleUnreachable(
   evidence: HostEvidence,
@@ -88,9 +93,15 @@ export function settleUnreachable(
   outcome: ProbeOutcome,
   then: (outcome: ProbeOutcome) => void,
 ): void {
-  if (outcome.state !== 'unreachable') return then(outcome);
-  evidence.judge(ip, outcome.reason).then(
-    (verdict) => then(verdict.scope === 'host' ? outcome : { state: 'filtered', reason: verdict.why, tries: outcome.tries }),
+  const timedOut = outcome.state === 'filtered' && outcome.reason === undefined;
+  if (outcome.state !== 'unreachable' && !timedOut) return then(outcome);
+  const code = outcome.state === 'unreachable' ? outcome.reason : undefined;
+  evidence.judge(ip, code).then(
+    (verdict) => {
+      if (verdict.scope === 'host') then({ state: 'unreachable', reason: verdict.why, tries: outcome.tries });
+      else if (code === undefined) then(outcome);
+      else then({ state: 'filtered', reason: code, tries: outcome.tries });
+    },
     () => then(outcome),
   );
 }
