@@ -20,6 +20,8 @@ const fakeTable = (
       return states[ip] ?? (/^198\.18\.0\.20\d$/.test(ip) ? 'failed' : 'reachable');
     },
     route: async (ip) => (ip in routes ? routes[ip] : { type: 'unicast', dev: 'veth' }),
+    snapshot: async () => new Map(Object.entries(states)),
+    refresh: async (ip) => states[ip] ?? 'none',
   };
 };
 
