@@ -9,6 +9,7 @@ Ping-sweep a range (-f ping) and list the live hosts, or connect-scan hosts (-f 
   -c N            echoes per host (ping; default 1)
   -w FILE         also save the results as JSON (the tojson --by-host document plus scan metadata)
   -m MODE         async: one event loop (default); thread: worker threads; proc: child filter processes
+  -Pn             tcp: scan every address (default over several: only hosts found up by ping, TCP 80/443, ARP)
   --all           also show closed/filtered ports and down hosts
   --json          NDJSON records on stdout instead of the table
   -v              elapsed time and counts on stderr;  -h, --help;  --version
@@ -22,7 +23,7 @@ runMain(
     errorsAreResults: true,
     flags: {
       string: ['f', 'ip', 'n', 'p', 't', 'r', 'c', 'w', 'm'],
-      boolean: ['all', 'json', 'v'],
+      boolean: ['all', 'json', 'v', 'Pn'],
       default: { n: '100', t: '1000', r: '2', c: '1' },
     },
     run: (args, io) =>

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, tap, type Observable } from 'rxjs';
+import { discoverThenScan } from './discovery/stage.js';
 import { HostGroups } from './document.js';
 import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
@@ -40,6 +41,8 @@ export interface PmapOptions {
   file?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
+  /** -Pn: no host discovery before a tcp scan of several addresses. */
+  skipDiscovery?: boolean;
 }
 
 /**
@@ -47,7 +50,8 @@ export interface PmapOptions {
  * long option before minimist sees it (`-ip X`, `-ip=X`).
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+  // nmap's `-Pn` likewise, which would otherwise read as `-P -n`.
+  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') || arg === '-Pn' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -80,6 +84,7 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     all: Boolean(args.all),
     json: Boolean(args.json),
     shards: Math.max(1, shards),
+    skipDiscovery: Boolean(args.Pn),
   };
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
@@ -131,15 +136,19 @@ export class ScanFile {
 }
 
 /** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generator<Target> {
-  for (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
+async function* portWork(targets: Iterable<Target> | AsyncIterable<Target>, ports: readonly number[]): AsyncGenerator<Target> {
+  for await (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
 }
 
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
-  const targets = targetsOf(options.ranges);
+function probeRecords(
+  options: PmapOptions,
+  ready: () => Promise<void> | undefined,
+  log: (line: string) => void,
+  targets: Iterable<Target> | AsyncIterable<Target> = targetsOf(options.ranges),
+): Observable<Rec> {
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
@@ -198,7 +207,12 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   if (!options.json) report.print(report.header(options.kind));
   const progress = io.progress;
   const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
-  const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+  const ready = (): Promise<void> | undefined => io.records.ready();
+  const discover = options.kind === 'tcp' && !options.skipDiscovery && addresses > 1n;
+  const probed = discover
+    ? discoverThenScan(targetsOf(options.ranges), { ...options, log: io.log, onDone: io.log }, (up) => probeRecords(options, ready, io.log, up))
+    : probeRecords(options, ready, io.log);
+  const results = probed.pipe(
     tap((record) => tally.add(record)),
     filter((record) => shown(record, options.all)),
     tap((record) => hosts?.add(record as Target)),
