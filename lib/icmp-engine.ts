@@ -75,6 +75,9 @@ interface FamilySocket {
 
 // Local conditions worth a retry rather than a verdict: the send buffer was full (sendto(2)).
 const TRANSIENT_SEND_ERROR = /temporarily unavailable|no buffer space|EAGAIN|ENOBUFS/i;
+/** Sends of one echo the kernel may refuse for a full buffer before the probe fails, and the step between. */
+const MAX_SEND_REFUSALS = 20;
+const SEND_RETRY_MS = 10;
 
 export interface EngineCounts {
   sent: number;
@@ -98,15 +101,18 @@ export class IcmpEngine {
   open(family: Family): void {
     if (this.closed) throw new Error('the ICMP engine is closed');
     if (this.sockets.has(family)) return;
-    const entry: FamilySocket = {
-      pending: new Map(),
-      nextSequence: 0,
-      socket: this.openSocket(family, {
-        message: (packet, source) => this.receive(family, packet, source),
-        error: (err) => this.fail(family, err),
-      }),
-    };
-    this.sockets.set(family, entry);
+    // The handlers belong to this socket, not to the family: once it failed and a new one took
+    // its place, a late packet or error from the old one must not touch the new one's echoes.
+    const entry = { pending: new Map(), nextSequence: 0 } as Omit<FamilySocket, 'socket'> & { socket?: IcmpSocket };
+    entry.socket = this.openSocket(family, {
+      message: (packet, source) => {
+        if (this.sockets.get(family) === entry) this.receive(family, packet, source);
+      },
+      error: (err) => {
+        if (this.sockets.get(family) === entry) this.fail(family, err);
+      },
+    });
+    this.sockets.set(family, entry as FamilySocket);
   }
 
   /**
@@ -173,15 +179,25 @@ export class IcmpEngine {
     const pending: PendingEcho = { ip, sequence, sentAt: this.clock.now(), settle };
     entry.pending.set(sequence, pending);
     this.counts.sent++;
-    entry.socket.send(echoRequest(family, this.identifier, sequence), ip, (err) => {
-      if (entry.pending.get(sequence) !== pending) return;
-      pending.sentAt = this.clock.now();
-      if (err && !TRANSIENT_SEND_ERROR.test(err.message)) {
-        this.settle(entry, pending, { kind: 'error', reason: `send failed: ${err.message}` });
-        return;
-      }
-      pending.timer = this.clock.setTimeout(() => this.settle(entry, pending, { kind: 'timeout' }), waitMs);
-    });
+    const packet = echoRequest(family, this.identifier, sequence);
+    let refused = 0;
+    const transmit = (): void =>
+      entry.socket.send(packet, ip, (err) => {
+        if (entry.pending.get(sequence) !== pending) return;
+        pending.sentAt = this.clock.now();
+        if (err && TRANSIENT_SEND_ERROR.test(err.message) && ++refused <= MAX_SEND_REFUSALS) {
+          // The echo never left (the send buffer was full): no try is used up, it goes again
+          // shortly (#10 item 20). Capped, so a buffer that never drains ends as a send failure.
+          pending.timer = this.clock.setTimeout(transmit, Math.min(SEND_RETRY_MS * refused, waitMs));
+          return;
+        }
+        if (err) {
+          this.settle(entry, pending, { kind: 'error', reason: `send failed: ${err.message}` });
+          return;
+        }
+        pending.timer = this.clock.setTimeout(() => this.settle(entry, pending, { kind: 'timeout' }), waitMs);
+      });
+    transmit();
     return pending;
   }
 
@@ -236,6 +252,11 @@ export class IcmpEngine {
     const entry = this.sockets.get(family);
     if (!entry) return;
     this.sockets.delete(family);
+    try {
+      entry.socket.close();
+    } catch {
+      // already closed by its failure
+    }
     for (const pending of [...entry.pending.values()]) {
       this.settle(entry, pending, { kind: 'error', reason: `socket failed: ${err.message}` });
     }

@@ -34,7 +34,9 @@ export type ProbeOutcome =
   /** `reason`: why a port is filtered when something said so (a per-port ICMP reject). */
   | { state: PortState; rtt?: number; tries: number; reason?: string }
   /** The host (not the port) answered with EHOSTUNREACH/ENETUNREACH: its other ports need no try. */
-  | { state: 'unreachable'; reason: string; tries: number };
+  | { state: 'unreachable'; reason: string; tries: number }
+  /** Local errors (EMFILE...) went on for MAX_LOCAL_ERRORS tries: the port was never asked. */
+  | { state: 'error'; reason: string; tries: number };
 
 export interface EngineOptions {
   /** Per-try timeout in ms. */
@@ -45,6 +47,8 @@ export interface EngineOptions {
   maxSockets: number;
   /** First back-off after a local resource error, doubled for each further one on the same port, up to 1 s. */
   backoffMs?: number;
+  /** Local errors on one port before it is given up (default MAX_LOCAL_ERRORS). */
+  maxLocalErrors?: number;
   /** Told once, the first time local resource errors lower the number of sockets in flight. */
   onThrottle?: (message: string) => void;
 }
@@ -61,6 +65,8 @@ const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
 const SELF_CONNECT_TRIES = 4;
 const MAX_BACKOFF_MS = 1000;
+/** Local errors on one port before it is given up and reported (backed off: about 10 s in all). */
+export const MAX_LOCAL_ERRORS = 16;
 
 export interface EngineCounters {
   /** connect() calls, retries included. */
@@ -184,6 +190,10 @@ export class ConnectProber {
           release();
           this.noteLocalError();
           tries--;
+          if (localErrors + 1 >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
+            finish({ state: 'error', reason: code, tries });
+            return;
+          }
           // Per port, not global: a storm of simultaneous EMFILEs should not park every port for a second.
           const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(localErrors++, 10));
           timer = setTimeout(() => {

@@ -56,6 +56,8 @@ export interface TcpScanOptions {
   fdLimit?: number | null;
   /** Injected socket layer (default: node:net). */
   layer?: SocketLayer;
+  /** Local errors on one port before it is given up (tests; default the engine's). */
+  maxLocalErrors?: number;
   /** Tells a host that is not there from a port that is rejected (default: the kernel's neighbour table). */
   evidence?: HostEvidence;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
@@ -159,6 +161,7 @@ export function tcpScan(
     retries: options.retries,
     maxSockets: inFlightLimit,
     onThrottle: notice,
+    ...(options.maxLocalErrors ? { maxLocalErrors: options.maxLocalErrors } : {}),
   });
   let started = 0;
   let ended = 0;
@@ -215,6 +218,11 @@ export function tcpScan(
 
   const toRecord = ({ host, port }: WorkItem, outcome: ProbeOutcome): Rec | null => {
     const { ip } = host.record;
+    if (outcome.state === 'error') {
+      // Never a port state: said on stderr, the port left out (#10 item 20).
+      notice(`ports not scanned: ${outcome.reason} went on for every try (first ${ip} port ${port}); lower -n or raise ulimit -n`);
+      return null;
+    }
     if (outcome.state === 'unreachable') {
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { lastValueFrom, toArray } from 'rxjs';
 import t from 'tap';
-import { ConnectProber, type ProbeOutcome, type ProbeSocket, type SocketLayer } from '../lib/tcp-engine.js';
+import { ConnectProber, MAX_LOCAL_ERRORS, type ProbeOutcome, type ProbeSocket, type SocketLayer } from '../lib/tcp-engine.js';
 import { tcpScan, type TcpScanOptions } from '../lib/tcpprobe.js';
 import type { Rec } from '../lib/records.js';
 import { HostEvidence } from '../lib/discovery/host-evidence.js';
@@ -162,6 +162,19 @@ t.test('every local errno is retried, not reported', async (t) => {
     const layer = new FakeLayer((_host, _port, tryIndex) => (tryIndex < 3 ? { error: code } : 'connect'));
     t.match(await probe(engine(layer), '127.0.0.1', 80), [{ state: 'open', tries: 1 }], code);
   }
+});
+
+t.test('#10 item 20: a local error that never ends gives the port up after a cap, said once', async (t) => {
+  const layer = new FakeLayer((_host, port) => (port === 7 ? { error: 'EMFILE' } : { error: 'ECONNREFUSED' }));
+  const prober = new ConnectProber(layer, { timeoutMs: 1000, retries: 2, maxSockets: 10, backoffMs: 1, maxLocalErrors: 5 });
+  t.same(await probe(prober, '127.0.0.1', 7), [{ state: 'error', reason: 'EMFILE', tries: 0 }]);
+  t.equal(layer.tries.get('127.0.0.1:7'), 5, 'tried a bounded number of times');
+  t.ok(MAX_LOCAL_ERRORS > 5 && MAX_LOCAL_ERRORS <= 20, 'the default cap');
+  const notices: string[] = [];
+  const { records, stats } = await scan(layer, [{ ip: '127.0.0.1' }], { ports: [6, 7, 8], maxLocalErrors: 5, onNotice: (line) => notices.push(line) });
+  t.same(records.map((record) => record.port), [6, 8], 'no record for the port never asked');
+  t.equal(stats.portsTried, 2);
+  t.same(notices.filter((line) => line.startsWith('ports not scanned')), ['ports not scanned: EMFILE went on for every try (first 127.0.0.1 port 7); lower -n or raise ulimit -n']);
 });
 
 t.test('the socket budget is never exceeded', async (t) => {
