@@ -130,6 +130,7 @@ export function discoverySweep(
     let reading = false;
     let sweep: Subscription | undefined;
     let sweepDone = false;
+    let inputDone = false;
     // --ordered: decided hosts wait here for those before them (null: down, not shown).
     const held = new Map<number, Rec | null>();
     let nextIndex = 0;
@@ -185,6 +186,9 @@ export function discoverySweep(
         if (state === UP_STATE) return up(host, 'neighbour');
       }
       if (host.said || !open.has(host.target)) return;
+      down(host);
+    };
+    const down = (host: Host): void => {
       forget(host);
       stats.hosts++;
       emit(host, options.all ? host.echoed ?? { ...host.target, alive: false } : null);
@@ -192,7 +196,8 @@ export function discoverySweep(
       finishIfDone();
     };
     const finishIfDone = (): void => {
-      if (sweepDone && open.size === 0 && held.size === 0) stop(), subscriber.complete();
+      // Every target read and decided: echoes still waiting for hosts decided otherwise are dropped.
+      if ((sweepDone || inputDone) && open.size === 0 && held.size === 0 && !subscriber.closed) stop(), subscriber.complete();
     };
 
     // One read of the table serves every host that asks within SNAPSHOT_MS (a dead /24 ends its
@@ -213,7 +218,14 @@ export function discoverySweep(
       reading = true;
       try {
         const states = await snapshot();
-        for (const host of waiting) if (!host.said && states.get(host.key) === UP_STATE) up(host, 'neighbour');
+        for (const host of waiting) {
+          const state = states.get(host.key);
+          if (host.said || !open.has(host.target)) continue;
+          if (state === UP_STATE) up(host, 'neighbour');
+          // Our echo made the kernel ask ARP/NDP a whole timeout ago and nobody answered: the
+          // address holds no host (nmap's ARP ping decides the same way). Its echo is not waited for.
+          else if ((state === 'incomplete' || state === 'failed') && host.tcpPending === 0) down(host);
+        }
       } finally {
         reading = false;
         schedulePoll();
@@ -249,6 +261,8 @@ export function discoverySweep(
         started(target);
         yield target;
       }
+      inputDone = true;
+      finishIfDone();
     }
     const gate = (): Promise<void> | undefined => {
       const outer = ready?.();
@@ -279,6 +293,8 @@ export function discoverySweep(
       },
     });
     function stop(): void {
+      stats.sent = echoStats.sent;
+      stats.method = echoStats.method;
       if (poller) clearTimeout(poller);
       poller = undefined;
       for (const host of open.values()) for (const cancel of host.cancelTcp.splice(0)) cancel();
