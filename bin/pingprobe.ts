@@ -1,21 +1,18 @@
 import { positiveInt, runMain, UsageError } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { MAX_PINGS_IN_FLIGHT } from '../lib/pingprobe.js';
-import { discoveryFlags, discoverySweep } from '../lib/discovery/sweep.js';
+import { discoveryFlags, discoverySweep, MAX_PINGS_IN_FLIGHT } from '../lib/discovery/sweep.js';
 import { readRecords, targetsFromArgs, untilAborted, type Target } from '../lib/records.js';
 
 const help = `Usage: pingprobe [-n N] [-t MS] [-r N] [-c COUNT] [--tcp[=PORTS]] [--all] [--ordered] [IP|SPEC...]
-Host discovery. Targets from the arguments (iprange specs) or stdin (records or bare IPs).
-Writes {...input fields, "ip", "alive":true, "method", "rtt":MS, "ttl":N} once per host up, method icmp
-(echo reply), tcp (a connect got SYN-ACK or RST) or neighbour (answered ARP/NDP though silent to ping).
-  -n N      probes in flight (default 256, at most 65535)
+Host discovery of the targets in the arguments (iprange specs) or on stdin (records or bare IPs): writes
+{...input fields, "ip", "alive":true, "method", "rtt":MS, "ttl":N} once per host up, method icmp (echo
+reply), tcp (a connect got SYN-ACK or RST) or neighbour (answered ARP/NDP though silent to ping).
+  -n N      probes in flight (default 256, at most 65535);   -r N  retries of an unanswered echo (default 2)
   -t MS     wait for a reply to the first try (default 1000); each retry waits 1.5x longer
-  -r N      retries of an unanswered echo (default 2)
   -c COUNT  echoes per host (default 1); adds sent, received, loss (%), rttMin/rttAvg/rttMax
   --tcp[=PORTS]  also a TCP connect ping to PORTS (default 80,443);  --no-neighbour  no ARP/NDP table
   --all     also {"alive":false} for silent hosts, with a "reason" when an ICMP error said why
-  --ordered results in input order (default: as hosts answer)
-  -v        counts and elapsed time on stderr;  -h, --help  this help;  --version  the version
+  --ordered results in input order (default: as found);  -v  counts and time on stderr;  -h, --help;  --version
 Needs root or CAP_NET_RAW; without, it says so and runs the system ping per host. IPv6 records have no ttl.`;
 
 runMain({

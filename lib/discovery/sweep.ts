@@ -16,6 +16,9 @@ import { ConnectProber, netSocketLayer, type SocketLayer } from '../tcp-engine.j
 import { canonicalAddress } from '../targets.js';
 import { kernelNeighbours, type NeighbourState, type NeighbourTable } from './neighbours.js';
 
+/** pingprobe's -n bound, for the command that now runs this sweep. */
+export { MAX_PINGS_IN_FLIGHT } from '../pingprobe.js';
+
 export type DiscoveryMethod = 'icmp' | 'tcp' | 'neighbour';
 
 export const DEFAULT_TCP_PING_PORTS = [80, 443] as const;
