@@ -112,11 +112,61 @@ export async function benchTcp(): Promise<BenchRow[]> {
         ),
       );
     }
-    return [row, ...modes];
+    return [row, ...modes, ...(await benchDiscovery())];
   } finally {
     listener.kill('SIGKILL');
     rmSync(profileDir, { recursive: true, force: true });
     if (netns) execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+  }
+}
+
+/**
+ * pmap -f tcp over 20 lab addresses of which 15 hold no host: host discovery first, so only the 5
+ * up are port-scanned (issue #9), against nmap -sT -T4 (which does its ARP ping first) in the same run.
+ */
+export async function benchDiscovery(): Promise<BenchRow[]> {
+  const why = labUnavailable();
+  if (why) return [];
+  const listen = { 0: [22], 1: [80], 2: [443], 3: [25], 4: [8080] };
+  const lab = await buildLab({ hosts: 5, listen });
+  try {
+    const options = { netns: lab.scannerNs };
+    // The short range form, which nmap reads too (it does not take A.B.C.D-A.B.C.E).
+    const spec = `${lab.hosts[0]}-29`;
+    const truth = Object.entries(listen)
+      .flatMap(([i, ports]) => ports.filter((port) => port <= 1024).map((port) => `${lab.hosts[Number(i)]}:${port}`))
+      .sort()
+      .join(',');
+    const ours = (stdout: string): string =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { ip: string; port?: number; state?: string })
+        .filter((record) => record.state === 'open')
+        .map((record) => `${record.ip}:${record.port}`)
+        .sort()
+        .join(',');
+    const theirs = (stdout: string): string =>
+      stdout
+        .split('\n')
+        .flatMap((line) => {
+          const host = /^Host: (\S+)/.exec(line)?.[1];
+          return host ? [...line.matchAll(/(\d+)\/open\/tcp/g)].map((match) => `${host}:${match[1]}`) : [];
+        })
+        .sort()
+        .join(',');
+    const nmapArgv = ['nmap', '-sT', '-T4', '-n', '-p1-1024', '-oG', '-', spec];
+    const row = await compare(
+      'pmap -f tcp, 20 lab addresses (15 empty), ports 1-1024, discovery first',
+      { name: 'pmap -f tcp', argv: [process.execPath, PMAP, '-f', 'tcp', '-ip', spec, '-p', '1-1024', '--json'], options },
+      has('nmap') ? { name: 'nmap -sT -T4 -p1-1024', argv: nmapArgv, options } : null,
+      REPEAT,
+      (mine, peer) => ours(mine) === truth && (peer === null || theirs(peer) === truth),
+    );
+    row.note = `truth ${truth}`;
+    return [row];
+  } finally {
+    lab.close();
   }
 }
 
@@ -135,7 +185,8 @@ function formatRow(row: BenchRow): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const row of await benchTcp()) console.log(formatRow(row));
+  const rows = process.argv.includes('--discovery') ? await benchDiscovery() : await benchTcp();
+  for (const row of rows) console.log(formatRow(row));
 }
 
 /**

@@ -56,6 +56,8 @@ interface EchoTarget {
   family: Family;
   ip: string;
   sequences: number[];
+  /** Sends the kernel refused for a full buffer (ENOBUFS, EAGAIN): tries given back, capped. */
+  refused: number;
   done(verdict: Verdict<EchoAnswer>): void;
 }
 
@@ -74,6 +76,8 @@ interface FamilySocket {
 
 // Local conditions worth a retry rather than a verdict: the send buffer was full (sendto(2)).
 const TRANSIENT_SEND_ERROR = /temporarily unavailable|no buffer space|EAGAIN|ENOBUFS/i;
+/** Sends of one echo the kernel may refuse for a full buffer before the probe fails. */
+const MAX_SEND_REFUSALS = 20;
 
 export interface EngineCounts {
   sent: number;
@@ -122,15 +126,18 @@ export class IcmpEngine {
   open(family: Family): void {
     if (this.closed) throw new Error('the ICMP engine is closed');
     if (this.sockets.has(family)) return;
-    const entry: FamilySocket = {
-      pending: new Map(),
-      nextSequence: 0,
-      socket: this.openSocket(family, {
-        message: (packet, source) => this.receive(family, packet, source),
-        error: (err) => this.fail(family, err),
-      }),
-    };
-    this.sockets.set(family, entry);
+    // The handlers belong to this socket, not to the family: once it failed and a new one took
+    // its place, a late packet or error from the old one must not touch the new one's echoes.
+    const entry = { pending: new Map(), nextSequence: 0 } as Omit<FamilySocket, 'socket'> & { socket?: IcmpSocket };
+    entry.socket = this.openSocket(family, {
+      message: (packet, source) => {
+        if (this.sockets.get(family) === entry) this.receive(family, packet, source);
+      },
+      error: (err) => {
+        if (this.sockets.get(family) === entry) this.fail(family, err);
+      },
+    });
+    this.sockets.set(family, entry as FamilySocket);
   }
 
   /**
@@ -149,7 +156,7 @@ export class IcmpEngine {
           result.sent++;
           return settled({ kind: 'error', tries: 1, data: { reason: (err as Error).message } });
         }
-        const payload: EchoTarget = { family, ip, sequences: [], done: (verdict) => settled(verdict) };
+        const payload: EchoTarget = { family, ip, sequences: [], refused: 0, done: (verdict) => settled(verdict) };
         current = this.timing.core.add(ip, payload, this.clock.now(), options.count > 1 ? 1 : undefined);
         this.timing.kick();
       };
@@ -213,7 +220,9 @@ export class IcmpEngine {
         this.timing.core.departed(probe, this.clock.now());
         return this.timing.kick();
       }
-      if (TRANSIENT_SEND_ERROR.test(err.message)) {
+      if (TRANSIENT_SEND_ERROR.test(err.message) && ++probe.target.payload.refused <= MAX_SEND_REFUSALS) {
+        // The echo never left (the send buffer was full): the core gives the try back uncounted
+        // and pauses (#10 item 20). Capped, so a buffer that never drains ends as a send failure.
         entry.pending.delete(sequence);
         this.timing.core.unsent(probe, this.clock.now());
       } else this.timing.core.error(probe, this.clock.now(), { reason: `send failed: ${err.message}` });
@@ -264,6 +273,11 @@ export class IcmpEngine {
     const entry = this.sockets.get(family);
     if (!entry) return;
     this.sockets.delete(family);
+    try {
+      entry.socket.close();
+    } catch {
+      // already closed by its failure
+    }
     const now = this.clock.now();
     for (const probe of [...entry.pending.values()]) {
       this.timing.core.error(probe, now, { reason: `socket failed: ${err.message}` });

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, identity, tap, type Observable } from 'rxjs';
+import { discoverThenScan } from './discovery/stage.js';
 import { HostGroups } from './document.js';
 import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
@@ -62,6 +63,8 @@ export interface PmapOptions {
   shards: number;
   /** -sV: what listens on each open port (svcprobe's engine), shown in a VERSION column. */
   versions?: boolean;
+  /** -Pn: no host discovery before a tcp scan of several addresses. */
+  skipDiscovery?: boolean;
 }
 
 /**
@@ -69,8 +72,8 @@ export interface PmapOptions {
  * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  // nmap's -oX FILE and -sV likewise: one flag each, not -o -X or -s -V; and -iL FILE.
-  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' ? `-${arg}` : arg));
+  // nmap's -oX FILE, -sV, -Pn likewise: one flag each, not -o -X, -s -V, -P -n; and -iL FILE.
+  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' || arg === '-Pn' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -118,6 +121,7 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     json: Boolean(args.json),
     fail: Boolean(args.fail),
     shards: Math.max(1, shards),
+    skipDiscovery: Boolean(args.Pn),
   };
   if (args.sV) {
     if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
@@ -178,7 +182,7 @@ export class ScanFile {
 }
 
 /** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-async function* portWork(targets: AsyncIterable<Target>, ports: readonly number[], ranked: boolean): AsyncGenerator<Target> {
+async function* portWork(targets: Iterable<Target> | AsyncIterable<Target>, ports: readonly number[], ranked: boolean): AsyncGenerator<Target> {
   for await (const target of targets) for (const port of ranked ? ports : shuffled(ports)) yield { ...target, port };
 }
 
@@ -187,7 +191,7 @@ const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`,
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
 function probeRecords(
   options: PmapOptions,
-  targets: AsyncIterable<Target>,
+  targets: Iterable<Target> | AsyncIterable<Target>,
   ready: () => Promise<void> | undefined,
   log: (line: string) => void,
   timing?: (summary: () => string) => void,
@@ -269,7 +273,17 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const stopProgress = scanProgress(io.progress, options.kind, total, () =>
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
-  const results = probeRecords(options, targets.records, () => io.records.ready(), io.log, (summary) => (timing = summary)).pipe(
+  const ready = (): Promise<void> | undefined => io.records.ready();
+  const onTiming = (summary: () => string): void => {
+    timing = summary;
+  };
+  // Host discovery first (as nmap does) for a tcp scan of several addresses, or of names and
+  // lists whose count is not known yet; -Pn scans every address.
+  const discover = options.kind === 'tcp' && !options.skipDiscovery && (addresses === null || addresses > 1n);
+  const probed = discover
+    ? discoverThenScan(targets.records, { ...options, log: io.log, onDone: io.log }, (up) => probeRecords(options, up, ready, io.log, onTiming))
+    : probeRecords(options, targets.records, ready, io.log, onTiming);
+  const results = probed.pipe(
     options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
     tap((record) => xml?.add(record)),

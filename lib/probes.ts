@@ -2,7 +2,7 @@
 // filters' --all), so pmap can count and show them alike in every mode. These are also the
 // entry points a `-m thread` worker calls, so their options are plain, cloneable data.
 import type { Observable } from 'rxjs';
-import { pingSweep } from './pingprobe.js';
+import { discoverySweep } from './discovery/sweep.js';
 import type { Rec, Target } from './records.js';
 import { tcpScan } from './tcpprobe.js';
 import type { TimingFields } from './timing/flags.js';
@@ -36,7 +36,9 @@ export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?:
 }
 
 export function pingRecords(targets: Targets, work: PingWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
-  const sweep = pingSweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready);
+  // The same discovery as pingprobe (echo, then the neighbour table), so -m proc, which runs
+  // pingprobe, and the other modes find the same hosts.
+  const sweep = discoverySweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready);
   timing?.(() => sweep.stats.timing?.() ?? 'timing: system ping, fixed waits');
   return sweep.records;
 }

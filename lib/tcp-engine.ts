@@ -3,11 +3,15 @@ import { Observable } from 'rxjs';
 import type { Probe, Verdict } from './timing/core.js';
 import { systemClock, TimingDriver, type Clock } from './timing/driver.js';
 import { coreOptions, type TimingFields } from './timing/flags.js';
+import { isSelfConnect } from './tcp/self-connect.js';
 
 /** What the engine needs of a TCP socket: `net.Socket` has all of it; tests pass a fake. */
 export interface ProbeSocket {
   readonly localPort?: number | undefined;
   readonly localAddress?: string | undefined;
+  /** The far end as the kernel has it once connected (node:net has both). */
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
   connect(port: number, host: string): unknown;
   once(event: 'connect' | 'timeout', listener: () => void): unknown;
   /** `on`, not `once`: a late second 'error' with no listener would throw. */
@@ -29,15 +33,20 @@ export const netSocketLayer: SocketLayer = {
 export type PortState = 'open' | 'closed' | 'filtered';
 
 export type ProbeOutcome =
-  | { state: PortState; rtt?: number; tries: number }
+  /** `reason`: why a port is filtered when something said so (a per-port ICMP reject). */
+  | { state: PortState; rtt?: number; tries: number; reason?: string }
   /** The host (not the port) answered with EHOSTUNREACH/ENETUNREACH: its other ports need no try. */
-  | { state: 'unreachable'; reason: string; tries: number };
+  | { state: 'unreachable'; reason: string; tries: number }
+  /** Local errors (EMFILE...) went on for MAX_LOCAL_ERRORS tries: the port was never asked. */
+  | { state: 'error'; reason: string; tries: number };
 
 export interface EngineOptions extends TimingFields {
   /** Sockets open at once, at most (lowered at run time when the process runs out of descriptors). */
   maxSockets: number;
   /** First back-off after a local resource error (default 10 ms), doubled for each further one, up to 1 s. */
   backoffMs?: number;
+  /** Local errors on one port before it is given up (default MAX_LOCAL_ERRORS). */
+  maxLocalErrors?: number;
   /** Told once, the first time local resource errors lower the number of sockets in flight. */
   onThrottle?: (message: string) => void;
   clock?: Clock;
@@ -54,6 +63,8 @@ const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 
 const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
 const SELF_CONNECT_TRIES = 4;
+/** Local errors on one port before it is given up and reported (#10 item 20: never retried forever). */
+export const MAX_LOCAL_ERRORS = 16;
 
 export interface EngineCounters {
   /** connect() calls, retries included. */
@@ -67,10 +78,11 @@ interface PortTarget {
   port: number;
   socket?: ProbeSocket | undefined;
   selfConnects: number;
+  localErrors: number;
   done(outcome: ProbeOutcome): void;
 }
 
-type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable'; reason: string };
+type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
 
 /**
  * Connect-scan probes under one timing core (lib/timing/core.ts), which decides when each connect
@@ -130,7 +142,7 @@ export class ConnectProber {
    * returned cancel function is called first (which tears the socket down and frees its slot).
    */
   start(host: string, port: number, done: (outcome: ProbeOutcome) => void): () => void {
-    const payload: PortTarget = { port, selfConnects: 0, done };
+    const payload: PortTarget = { port, selfConnects: 0, localErrors: 0, done };
     const target = this.timing.core.add(host, payload, this.timing.now());
     this.timing.kick();
     return () => {
@@ -163,7 +175,7 @@ export class ConnectProber {
     };
     current.once('connect', () => {
       if (!settle()) return;
-      const self = current.localPort === port && current.localAddress === host;
+      const self = isSelfConnect(current, host, port);
       current.resetAndDestroy();
       const now = this.timing.now();
       if (!self) core.answer(probe, now, { state: 'open' });
@@ -190,18 +202,35 @@ export class ConnectProber {
       const now = this.timing.now();
       if (LOCAL_ERRORS.has(code)) {
         this.counters.localErrors++;
-        const before = this.socketLimit;
-        core.unsent(probe, now);
-        if (this.socketLimit < before && !this.throttled) {
-          this.throttled = true;
-          this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${before} to ${this.socketLimit}`);
+        if (++target.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
+          core.error(probe, now, { state: 'error', reason: code });
+        } else {
+          const before = this.socketLimit;
+          core.unsent(probe, now);
+          if (this.socketLimit < before && !this.throttled) {
+            this.throttled = true;
+            this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${before} to ${this.socketLimit}`);
+          }
         }
-      } else if (CLOSED_ERRORS.has(code)) core.answer(probe, now, { state: 'closed' });
-      else if (UNREACHABLE_ERRORS.has(code)) core.error(probe, now, { state: 'unreachable', reason: code });
-      // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from the
-      // port, so it counts as a timed-out try and ends filtered, never open or closed.
-      else core.lost(probe, now);
-      this.timing.kick();
+        this.timing.kick();
+        return;
+      }
+      if (CLOSED_ERRORS.has(code)) {
+        core.answer(probe, now, { state: 'closed' });
+        this.timing.kick();
+        return;
+      }
+      // These may fail inside connect() itself (no route: ENETUNREACH at once), and node reports
+      // that on the next tick. Handling it there would start the next connect in the same tick, so
+      // a scan where every connect fails at once never left the tick queue: no signal, no I/O, no
+      // handle ever freed (#10 item 2). setImmediate lets the event loop turn in between.
+      setImmediate(() => {
+        if (UNREACHABLE_ERRORS.has(code)) core.error(probe, now, { state: 'unreachable', reason: code });
+        // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from the
+        // port, so it counts as a timed-out try and ends filtered, never open or closed.
+        else core.lost(probe, now);
+        this.timing.kick();
+      });
     });
     current.connect(port, host);
   }
@@ -211,6 +240,8 @@ function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
   const { tries } = verdict;
   if (verdict.kind === 'silent') return { state: 'filtered', tries };
   if (verdict.data.state === 'unreachable') return { state: 'unreachable', reason: verdict.data.reason, tries };
+  // The try that met the last local error never left this machine: it is not counted.
+  if (verdict.data.state === 'error') return { state: 'error', reason: verdict.data.reason, tries: Math.max(0, tries - 1) };
   return verdict.kind === 'answer' ? { state: verdict.data.state, rtt: round(verdict.rtt), tries } : { state: verdict.data.state, tries };
 }
 

@@ -9,6 +9,8 @@ import { readRecords, type LineError, type Rec, type Target } from './records.js
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 import { timingSummary } from './timing/core.js';
 import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
+import { HostEvidence, settleUnreachable } from './discovery/host-evidence.js';
+import { kernelNeighbours } from './discovery/neighbours.js';
 
 export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
@@ -60,6 +62,10 @@ export interface TcpScanOptions extends TimingFields {
   fdLimit?: number | null;
   /** Injected socket layer (default: node:net). */
   layer?: SocketLayer;
+  /** Local errors on one port before it is given up (tests; default the engine's). */
+  maxLocalErrors?: number;
+  /** Tells a host that is not there from a port that is rejected (default: the kernel's neighbour table). */
+  evidence?: HostEvidence;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
   /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
@@ -216,6 +222,11 @@ export function tcpScan(
 
   const toRecord = ({ host, port }: WorkItem, outcome: ProbeOutcome): Rec | null => {
     const { ip } = host.record;
+    if (outcome.state === 'error') {
+      // Never a port state: said on stderr, the port left out (#10 item 20).
+      notice(`ports not scanned: ${outcome.reason} went on for every try (first ${ip} port ${port}); lower -n or raise ulimit -n`);
+      return null;
+    }
     if (outcome.state === 'unreachable') {
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
@@ -236,9 +247,11 @@ export function tcpScan(
     const { rtt: _inputRtt, ...fields } = host.record;
     const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
+    if (outcome.reason !== undefined) record.reason = outcome.reason;
     return record;
   };
 
+  const evidence = options.evidence ?? new HostEvidence(kernelNeighbours());
   const probed = pullMerge(
     work,
     // Room for as many ports again as are in flight on the timing core's bench, and as many queued:
@@ -248,11 +261,14 @@ export function tcpScan(
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
       return new Observable<Rec | null>((subscriber) =>
-        prober.start(item.host.record.ip, item.port, (outcome) => {
-          const record = toRecord(item, outcome);
-          if (record !== null) subscriber.next(record);
-          subscriber.complete();
-        }),
+        prober.start(item.host.record.ip, item.port, (outcome) =>
+          // An unreachable answer settles the host only on evidence that it is not there (#10 item 4).
+          settleUnreachable(evidence, item.host.record.ip, outcome, (settled) => {
+            const record = toRecord(item, settled);
+            if (record !== null) subscriber.next(record);
+            subscriber.complete();
+          }),
+        ),
       );
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },

@@ -220,19 +220,31 @@ t.test('an ICMP error quoting our request ends the probe with its reason', async
   t.equal(engine.counts.errors, 1);
 });
 
-t.test('send failures: a lasting one is the reason, a full buffer is a lost try', async (t) => {
+t.test('send failures: a lasting one is the reason, a full buffer costs no try (#10 item 20)', async (t) => {
   const { clock, network, engine } = setup();
   network.sendError = new Error('Network is unreachable');
   const unroutable = watch(engine, '127.0.0.9', 4, ONE);
   t.same(unroutable.result, { rtts: [], sent: 1, reason: 'send failed: Network is unreachable' });
+  // No retries at all: the refused echo must still go out again, and its answer count.
   network.sendError = new Error('No buffer space available');
-  const busy = watch(engine, '127.0.0.8', 4, ONE);
+  const busy = watch(engine, '127.0.0.8', 4, { ...ONE, retries: 0 });
   t.notOk(busy.done);
   clock.advance(100);
-  t.equal(network.sent.length, 3, 'sent again after a short back-off');
+  t.equal(network.sent.length, 3, 'sent again after a short back-off, though -r 0 allows no retry');
   network.reply(network.sent[2]!);
   t.same(busy.result?.sent, 1, 'the lost send is not counted as a try');
   t.equal(busy.result?.rtts.length, 1, 'the retry got through');
+});
+
+t.test('a buffer that never drains ends as a send failure, not a loop', async (t) => {
+  const { clock, network, engine } = setup();
+  const full = new Error('No buffer space available');
+  // Every send refused, however often it is tried.
+  Object.defineProperty(network, 'sendError', { get: () => full, set: () => undefined });
+  const probe = watch(engine, '127.0.0.7', 4, { ...ONE, retries: 0 });
+  clock.advance(60_000);
+  t.same(probe.result, { rtts: [], sent: 1, reason: 'send failed: No buffer space available' });
+  t.equal(network.sent.length, 21, 'the first send and 20 more');
 });
 
 t.test('-c sends echoes one after another and keeps every rtt, without retries', async (t) => {
@@ -302,13 +314,20 @@ t.test('unsubscribing forgets the echo; close closes the sockets', async (t) => 
   t.throws(() => engine.open(4), /closed/);
 });
 
-t.test('a failed socket fails the echoes on it and is reopened for the next', async (t) => {
+t.test('a failed socket is closed, fails the echoes on it, and is reopened for the next (#10 item 20)', async (t) => {
   const { network, engine } = setup();
   const probe = watch(engine, '127.0.0.2', 4, ONE);
-  network.handlers.get(4)!.error(new Error('boom'));
+  const old = network.handlers.get(4)!;
+  old.error(new Error('boom'));
   t.same(probe.result, { rtts: [], sent: 1, reason: 'socket failed: boom' });
-  watch(engine, '127.0.0.3', 4, ONE);
+  t.same(network.closed, [4], 'the failed socket closed');
+  const next = watch(engine, '127.0.0.3', 4, ONE);
   t.same(network.opened, [4, 4]);
+  // The old socket's late error and a packet it still delivered: neither touches the new socket.
+  old.error(new Error('late'));
+  t.notOk(next.done, 'an echo on the new socket is not failed by the old one');
+  network.reply(network.sent[1]!);
+  t.same(next.result?.rtts, [0]);
 });
 
 t.test('the real clock drives a probe to its end', async (t) => {

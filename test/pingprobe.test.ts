@@ -35,7 +35,7 @@ t.test('answering hosts from the arguments, IPv4 and IPv6', { skip: isRoot ? fal
   t.same(out.map((r) => r.ip), ['127.0.0.1', '127.0.0.2', '127.0.0.3', '::1']);
   for (const record of out) {
     const v6 = String(record.ip).includes(':');
-    t.same(Object.keys(record), v6 ? ['ip', 'alive', 'rtt'] : ['ip', 'alive', 'rtt', 'ttl'], `${record.ip} fields`);
+    t.same(Object.keys(record), v6 ? ['ip', 'alive', 'rtt', 'method'] : ['ip', 'alive', 'rtt', 'ttl', 'method'], `${record.ip} fields`);
     t.equal(record.alive, true);
     t.ok(typeof record.rtt === 'number' && record.rtt >= 0 && record.rtt < 1000, `rtt ${record.rtt}`);
     if (!v6) t.equal(record.ttl, 64, 'loopback replies leave with TTL 64');
@@ -52,9 +52,9 @@ t.test('stdin records: fields pass through, bad lines are reported and skipped',
   t.equal(run.stderr.trim().split('\n').length, 2);
   const out = records(run.stdout);
   t.same(out.map((r) => ({ ...r, rtt: typeof r.rtt })), [
-    { ip: '127.0.0.2', name: 'b', alive: true, rtt: 'number', ttl: 64 },
-    { ip: '127.0.0.3', alive: true, rtt: 'number', ttl: 64 },
-    { ip: '::1', n: [1], alive: true, rtt: 'number' },
+    { ip: '127.0.0.2', name: 'b', alive: true, rtt: 'number', ttl: 64, method: 'icmp' },
+    { ip: '127.0.0.3', alive: true, rtt: 'number', ttl: 64, method: 'icmp' },
+    { ip: '::1', n: [1], alive: true, rtt: 'number', method: 'icmp' },
   ]);
 });
 
@@ -75,7 +75,7 @@ t.test('a sweep of a /22 on loopback finds every address', { skip: isRoot ? fals
   const out = records(run.stdout);
   t.equal(out.length, 1024);
   t.equal(new Set(out.map((r) => r.ip)).size, 1024);
-  t.match(run.stderr, /1024 hosts, 1024 alive, 1024 echoes sent \(raw ICMP\); timing: srtt [\d.]+ ms, rttvar [\d.]+ ms, timeout [\d.]+ ms; 1024 tries sent, up to 1 per target; 0 of 1024 answers came to a retransmission \(0\.0% loss seen\), window 256, elapsed/);
+  t.match(run.stderr, /1024 hosts, 1024 alive \(1024 by icmp\), 1024 echoes sent \(raw ICMP\); timing: srtt [\d.]+ ms, rttvar [\d.]+ ms, timeout [\d.]+ ms; 1024 tries sent, up to 1 per target; 0 of 1024 answers came to a retransmission \(0\.0% loss seen\), window 256, elapsed/);
 });
 
 t.test('usage errors exit 2 naming the flag', async (t) => {
@@ -136,9 +136,9 @@ t.test('as an ordinary user it says so once and pings through ping(8): same reco
   t.match(run.stderr, /^pingprobe: no permission for raw ICMP sockets \(Operation not permitted\): pinging through the system ping binary/);
   const out = records(run.stdout);
   t.same(out.map((r) => Object.keys(r)), [
-    ['ip', 'alive', 'rtt', 'ttl', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax'],
-    ['ip', 'alive', 'rtt', 'ttl', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax'],
-    ['ip', 'alive', 'rtt', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax'],
+    ['ip', 'alive', 'rtt', 'ttl', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax', 'method'],
+    ['ip', 'alive', 'rtt', 'ttl', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax', 'method'],
+    ['ip', 'alive', 'rtt', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax', 'method'],
   ]);
   t.match(out, [{ ip: '127.0.0.1', ttl: 64, loss: 0 }, { ip: '127.0.0.2', ttl: 64, loss: 0 }, { ip: '::1', loss: 0 }]);
 });

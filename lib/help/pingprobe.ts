@@ -5,17 +5,20 @@ import { TIMING_HELP } from '../timing/flags.js';
 import { exitStatus } from './exit.js';
 
 export const help = `Usage: pingprobe [options] [IP|SPEC...]
-ICMP echo sweep. Targets from the arguments (iprange specs) or stdin (records
-or bare IPs). Writes {...input fields, "ip", "alive":true, "rtt":MS, "ttl":N}
-for each host that answers. Targets may be host names (system resolver,
-/etc/hosts too): records then carry "host"; a name that does not resolve is
-reported, exit 2 at the end.
+Host discovery. Targets from the arguments (iprange specs) or stdin (records
+or bare IPs). Writes {...input fields, "ip", "alive":true, "method", "rtt":MS,
+"ttl":N} once per host up; method icmp (echo reply), tcp (a connect got SYN-ACK
+or RST) or neighbour (answered ARP/NDP though silent to ping). Targets may be
+host names (system resolver, /etc/hosts too): records then carry "host"; a
+name that does not resolve is reported, exit 2 at the end.
 
 Options:
   -n N       probes in flight (default 256, at most 65535)
 ${TIMING_HELP}
   -c COUNT   echoes per host (default 1); adds sent, received, loss (%),
              rttMin/rttAvg/rttMax
+  --tcp[=PORTS]  also a TCP connect ping to PORTS (default 80,443)
+  --no-neighbour  do not read the kernel's ARP/NDP table
   --all      also {"alive":false} for silent hosts, with a "reason" when an
              ICMP error said why
   --ordered  results in input order (default: as hosts answer)

@@ -26,6 +26,8 @@ ${TIMING_HELP}
   -oX FILE     also save the results as nmap XML (as toxml writes it)
   -m MODE      async: one event loop (default); thread: worker threads;
                proc: child filter processes
+  -Pn          tcp: scan every address (default over several: only the hosts
+               found up by ping, TCP 80/443 or the ARP/NDP table)
   --all        also show closed/filtered ports and down hosts
   --json       NDJSON records on stdout instead of the table
   --fail       exit 1 when some host is down (ping) or no port is open (tcp)
