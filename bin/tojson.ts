@@ -17,6 +17,6 @@ runMain({
     const byHost = Boolean(args['by-host']);
     let count = 0;
     io.summary = () => `${count} records`;
-    await writeDocument(untilAborted(readRecords(io.stdin, io.lineError, byHost), io.signal), io.stdout, byHost, () => count++);
+    await writeDocument(untilAborted(readRecords(io.stdin, io.lineError, byHost), io.signal), io.stdout, byHost, () => count++, io.signal);
   },
 });

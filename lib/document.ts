@@ -75,11 +75,30 @@ export class ArrayWriter {
   }
 }
 
+/** `wait`, or less when `signal` aborts first. */
+function untilSignal(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void wait.then(done);
+  });
+}
+
 /**
  * tojson: the records as one JSON document on `out`, an array streamed as read or, `byHost`, the
  * host groups written once at the end. `counted` hears of each record read.
  */
-export async function writeDocument(records: AsyncIterable<Rec>, out: Writable, byHost: boolean, counted: () => void): Promise<void> {
+export async function writeDocument(
+  records: AsyncIterable<Rec>,
+  out: Writable,
+  byHost: boolean,
+  counted: () => void,
+  signal?: AbortSignal,
+): Promise<void> {
   if (byHost) {
     const hosts = new HostGroups();
     for await (const record of records) hosts.add(record as Rec & { ip: string }), counted();
@@ -89,7 +108,9 @@ export async function writeDocument(records: AsyncIterable<Rec>, out: Writable, 
   const array = new ArrayWriter(out);
   for await (const record of records) {
     counted();
-    if (!array.add(record)) await drained(out);
+    // After an interrupt, stop waiting on a slow reader: the rest and the closing `]` are queued
+    // at once, and the frame lets stdout flush before the process goes (issue 10 item 9).
+    if (!array.add(record) && !signal?.aborted) await untilSignal(drained(out), signal);
   }
   array.end();
 }

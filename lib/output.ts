@@ -16,6 +16,15 @@ export function drained(stream: Writable): Promise<void> {
   });
 }
 
+/**
+ * One turn of the event loop. A write to a file or /dev/null completes synchronously and never
+ * asks for 'drain', so a loop that only awaits drained() would never let a signal handler run
+ * (issue 10 item 1: `iprange 0.0.0.0/0 > /dev/null` ignored Ctrl-C).
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 const BATCH_BYTES = 1 << 16;
 
 /**

@@ -194,3 +194,23 @@ export function runBin(name: string, args: string[], input?: string, env?: NodeJ
   return collect(spawn(binPath(name), args, { env: { ...process.env, ...env } }), input);
 }
 
+
+/**
+ * Resolves once `text` has appeared on `stream` (from its start). The check runs inside the data
+ * listener: a loop of `await once(stream, 'data')` misses a chunk that arrives in the same turn as
+ * the one it woke on, and then waits for the end of the run (issue 10 item 5: a Ctrl-C test sent
+ * its SIGINT only after pmap had finished).
+ */
+export function waitForText(stream: NodeJS.ReadableStream, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer | string): void => {
+      seen += String(chunk);
+      if (seen.includes(text)) done(), resolve(seen);
+    };
+    const onEnd = (): void => (done(), reject(new Error(`stream ended before ${JSON.stringify(text)}; got ${JSON.stringify(seen.slice(-200))}`)));
+    const done = (): void => void (stream.off('data', onData), stream.off('end', onEnd));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+  });
+}

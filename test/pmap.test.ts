@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { binPath, buildLab, collect, labUnavailable, runBin } from './lab.js';
+import { binPath, buildLab, collect, labUnavailable, runBin, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-test-'));
 
@@ -157,19 +157,19 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
 });
 
 t.test('Ctrl-C leaves a valid JSON file with what was found, and exits 130, in every mode', { skip: noLab }, async (t) => {
-  const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: [...Array(200).keys()].map((i) => i + 100) } });
+  const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: [...Array(40).keys()].map((i) => i + 100) } });
   t.teardown(lab.close);
   for (const mode of ['async', 'thread', 'proc']) {
     const file = join(dir, `interrupted-${mode}.json`);
-    // Port 22 answers at once; the 200 filtered ports keep the scan busy for seconds.
-    const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-299', '-w', file, '-m', mode]);
-    let seen = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
-    while (!seen.includes('22/tcp')) await once(child.stdout!, 'data');
+    // Every port is in flight at once (-n 100, 50 a shard): port 22 answers at once, and the 40
+    // filtered ports keep the scan busy for 4.75 s (1 + 1.5 + 2.25 s of tries).
+    const child = lab.spawn(binPath('pmap'), ['-n', '100', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-139', '-w', file, '-m', mode]);
+    child.stdout!.setEncoding('utf8');
+    const before = await waitForText(child.stdout!, '22/tcp');
     child.kill('SIGINT');
     const result = await collect(child);
     t.equal(result.code, 130, mode);
-    t.match(seen, /pmap interrupted: 1 IP address \(1 host up\)/);
+    t.match(before + result.stdout, /pmap interrupted: 1 IP address \(1 host up\)/);
     const document = JSON.parse(readFileSync(file, 'utf8'));
     t.equal(document.scan.status, 'interrupted');
     t.same(document.hosts[lab.hosts[0] as string].ports.map((p: { port: number }) => p.port), [22], `${mode}: the open port found so far`);
