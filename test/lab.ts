@@ -214,3 +214,49 @@ export function waitForText(stream: NodeJS.ReadableStream, text: string): Promis
     stream.on('end', onEnd);
   });
 }
+
+export interface LoopbackNs {
+  name: string;
+  spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
+  run(command: string, args: string[], input?: string): Promise<RunResult>;
+  /** Listeners (ADDR:PORT, `[v6]:PORT`) inside the namespace, until close(). */
+  listen(endpoints: string[]): Promise<void>;
+  close(): void;
+}
+
+/**
+ * A namespace with nothing but its own loopback (127/8 and ::1 up, no other interface): a test
+ * that expects exact port counts on loopback sees only its own listeners there, whatever else runs
+ * on the machine or in parallel test files. Throws when it cannot be built (see labUnavailable).
+ */
+export function loopbackNamespace(): LoopbackNs {
+  const name = `pml${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}`;
+  const children: ChildProcess[] = [];
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const child of children) child.kill('SIGKILL');
+    try {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', close);
+  sh(['ip', 'netns', 'add', name]);
+  sh(['ip', 'link', 'set', 'lo', 'up'], name);
+  const spawnIn = (command: string, args: string[], options: SpawnOptions = {}): ChildProcess =>
+    spawn('ip', ['netns', 'exec', name, command, ...args], options);
+  return {
+    name,
+    spawn: spawnIn,
+    run: (command, args, input) => collect(spawnIn(command, args), input),
+    listen: async (endpoints) => {
+      const listener = spawnIn(process.execPath, [LISTENER, ...endpoints], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(listener);
+      await once(listener.stdout!, 'data');
+    },
+    close,
+  };
+}
