@@ -1,10 +1,7 @@
 // pmap, the front end: the classic "ping a range / scan a host" jobs in one command, built from
 // the same probes as the filters. -m picks how they run: one event loop, worker threads, or
 // child filter processes; the records, and so the output, are the same in each.
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, tap, type Observable } from 'rxjs';
@@ -17,6 +14,7 @@ import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } f
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { targetsOf, type Rec, type Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
+import { ScanFile } from './scan-file.js';
 import { ServiceNames } from './services.js';
 import { openFileLimit } from './tcpprobe.js';
 import { parseSpec, rangeSize, type AddressRange } from './targets.js';
@@ -90,44 +88,6 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     options.file = file;
   }
   return options;
-}
-
-/** The JSON file: written whole to a temporary name and renamed, so it is never half a document. */
-export class ScanFile {
-  constructor(readonly path: string) {}
-
-  /** Fail before the scan, not after it, when the file cannot be written. */
-  check(): void {
-    let isDirectory = this.path.endsWith('/');
-    try {
-      isDirectory ||= statSync(this.path).isDirectory();
-    } catch {
-      // Not there yet: the usual case.
-    }
-    if (isDirectory) throw new UsageError(`cannot write -w ${this.path}: it is a directory`);
-    const probe = this.temporary();
-    try {
-      closeSync(openSync(probe, 'w'));
-      unlinkSync(probe);
-    } catch (err) {
-      throw new UsageError(`cannot write -w ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-
-  save(document: unknown): void {
-    const temporary = this.temporary();
-    try {
-      writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
-      renameSync(temporary, this.path);
-    } catch (err) {
-      rmSync(temporary, { force: true });
-      throw err;
-    }
-  }
-
-  private temporary(): string {
-    return join(dirname(this.path), `.${basename(this.path)}.${randomBytes(4).toString('hex')}.tmp`);
-  }
 }
 
 /** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */

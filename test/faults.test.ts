@@ -2,11 +2,11 @@
 // and failing stdout and stderr, slow readers. Loopback only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { binPath, collect, waitForText } from './lab.js';
+import { binPath, collect, has, runBin, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-faults-'));
 
@@ -97,4 +97,98 @@ t.test('item 9: tojson interrupted while its reader is slow still ends the docum
   const result = await ended(child);
   t.equal(result.code, 130);
   t.ok((JSON.parse(stdout) as unknown[]).length > 256, 'valid JSON of the records read, past the pipe buffer');
+});
+
+// pmap -w: what the final write does to what the path names (issue 10 items 6, 7, 19).
+const isRoot = process.getuid?.() === 0;
+const scan = (file: string): string[] => ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-w', file];
+const scanned = (file: string): boolean => (JSON.parse(readFileSync(file, 'utf8')) as { scan?: unknown }).scan !== undefined;
+
+t.test('item 6: -w writes a device in place, follows a symlink, keeps the mode', async (t) => {
+  const link = join(dir, 'link.json');
+  const target = join(dir, 'target.json');
+  writeFileSync(target, 'old\n');
+  symlinkSync('target.json', link);
+  t.equal((await runBin('pmap', scan(link))).code, 0);
+  t.ok(lstatSync(link).isSymbolicLink(), 'the symlink is still a symlink');
+  t.ok(scanned(target), 'its target holds the document');
+
+  const privateFile = join(dir, 'private.json');
+  writeFileSync(privateFile, 'old\n', { mode: 0o600 });
+  chmodSync(privateFile, 0o600);
+  t.equal((await runBin('pmap', scan(privateFile))).code, 0);
+  t.equal(statSync(privateFile).mode & 0o777, 0o600, 'a 0600 file stays 0600');
+  t.ok(scanned(privateFile));
+
+  if (!isRoot || !has('mknod')) return void t.comment('skipped: mknod needs root');
+  // Our own /dev/null: a character device node (1, 3) in the test directory.
+  const device = join(dir, 'null');
+  await collect(spawn('mknod', [device, 'c', '1', '3']));
+  const result = await runBin('pmap', scan(device));
+  t.equal(result.code, 0, result.stderr);
+  t.ok(lstatSync(device).isCharacterDevice(), 'the device is still a device');
+});
+
+t.test('item 6: -w to a FIFO writes into it', async (t) => {
+  const fifo = join(dir, 'fifo');
+  if ((await collect(spawn('mkfifo', [fifo]))).code !== 0) return void t.comment('skipped: mkfifo failed');
+  const reader = collect(spawn('cat', [fifo]));
+  const result = await runBin('pmap', scan(fifo));
+  t.equal(result.code, 0, result.stderr);
+  t.ok((JSON.parse((await reader).stdout) as { scan: unknown }).scan, 'the reader got the document');
+  t.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
+});
+
+const asNobody = isRoot && has('setpriv') ? false : 'changing to user 65534 needs root and setpriv';
+
+t.test('item 7: a sticky directory: a writable file is written in place, an unwritable one refused before the scan', { skip: asNobody }, async (t) => {
+  const sticky = join(dir, 'sticky');
+  mkdirSync(sticky);
+  chmodSync(dir, 0o755);
+  chmodSync(sticky, 0o1777);
+  const nobody = (file: string): Promise<Awaited<ReturnType<typeof collect>>> =>
+    collect(spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS', binPath('pmap'), ...scan(file)]));
+  const shared = join(sticky, 'shared.json');
+  writeFileSync(shared, 'old\n', { mode: 0o666 });
+  chmodSync(shared, 0o666);
+  const written = await nobody(shared);
+  t.equal(written.code, 0, written.stderr);
+  t.ok(scanned(shared), 'root\'s writable file took the document');
+
+  const locked = join(sticky, 'locked.json');
+  writeFileSync(locked, 'old\n', { mode: 0o644 });
+  const refused = await nobody(locked);
+  t.equal(refused.code, 2);
+  t.equal(refused.stdout, '', 'no scan');
+  t.match(refused.stderr, `pmap: cannot write -w ${locked}: a sticky directory keeps its file from being replaced`);
+});
+
+t.test('item 7: an immutable file is refused before the scan', { skip: isRoot && has('chattr') ? false : 'chattr +i needs root' }, async (t) => {
+  const file = join(dir, 'immutable.json');
+  writeFileSync(file, 'old\n');
+  if ((await collect(spawn('chattr', ['+i', file]))).code !== 0) return void t.comment('skipped: this file system has no immutable flag');
+  t.teardown(() => void spawn('chattr', ['-i', file]));
+  const result = await runBin('pmap', scan(file));
+  t.equal(result.code, 2);
+  t.equal(result.stdout, '');
+  t.equal(result.stderr.split('\n')[0], `pmap: cannot write -w ${file}: operation not permitted (an immutable or append-only file, or a sticky directory) (EPERM)`);
+});
+
+t.test('item 7: when the final write fails anyway, the results are saved elsewhere and the message says where', async (t) => {
+  const gone = join(dir, 'gone');
+  mkdirSync(gone);
+  const file = join(gone, 'result.json');
+  const child = spawn(binPath('pmap'), ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1-3000', '--all', '--json', '-w', file]);
+  // Once the scan runs (the check passed), its directory goes away; 3000 records fill the pipe,
+  // so pmap waits on us meanwhile.
+  await once(child.stdout, 'readable');
+  rmSync(gone, { recursive: true });
+  const result = await collect(child);
+  t.equal(result.code, 1);
+  const rescue = /^pmap: cannot write -w \S+: no such file or directory \(ENOENT\); the results are saved in (\S+)$/m.exec(result.stderr)?.[1];
+  t.ok(rescue && existsSync(rescue), result.stderr);
+  if (rescue) {
+    t.equal((JSON.parse(readFileSync(rescue, 'utf8')) as { scan: { totals: { ports: number } } }).scan.totals.ports, 3000);
+    rmSync(rescue);
+  }
 });

@@ -42,7 +42,7 @@ t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async 
     [['-f', 'tcp', '-ip', '127.0.0.1', '-p', '80-20'], 'bad port "80-20": the range ends before it starts'],
     [['-f', 'ping', '-ip', '127.0.0.300'], 'bad target "127.0.0.300": not an IP address, range or CIDR'],
     [['-f', 'ping', '-ip', '127.0.0.1', '--frobnicate'], 'unknown option --frobnicate'],
-    [['-f', 'tcp', '-ip', '127.0.0.1', '-w', '/nonexistent-dir/result.json'], 'cannot write -w /nonexistent-dir/result.json: ENOENT'],
+    [['-f', 'tcp', '-ip', '127.0.0.1', '-w', '/nonexistent-dir/result.json'], 'cannot write -w /nonexistent-dir/result.json: no such file or directory (ENOENT)'],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-w', dir], `cannot write -w ${dir}: it is a directory`],
     [['-f', 'tcp', '-ip', '127.0.0.1', '-w', `${dir}/new/`], `cannot write -w ${dir}/new/: it is a directory`],
     [['-f', 'ping', '-ip', '127.0.0.1', '-n', '70000'], '-n must be at most 65535 for ping (16-bit ICMP sequence numbers)'],
