@@ -60,7 +60,7 @@ export async function* specsFromLines(
   excluded: readonly AddressRange[],
   onError: (err: LineError) => void,
 ): AsyncGenerator<AddressRange[]> {
-  for await (const { line, text } of numberedLines(input)) {
+  for await (const { line, text } of numberedLines(input, onError)) {
     if (text.trim() === '') continue;
     try {
       yield rangesOf(text, excluded);

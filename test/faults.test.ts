@@ -192,3 +192,11 @@ t.test('item 7: when the final write fails anyway, the results are saved elsewhe
     rmSync(rescue);
   }
 });
+
+t.test('item 12: a line over 64 MiB is reported and skipped; the lines after it are kept', async (t) => {
+  const script = `{ echo '{"a":1}'; head -c 70000000 /dev/zero; echo; echo '{"b":2}'; } | "${binPath('tojson')}"`;
+  const result = await collect(spawn('sh', ['-c', script]));
+  t.equal(result.code, 2);
+  t.same(JSON.parse(result.stdout), [{ a: 1 }, { b: 2 }]);
+  t.equal(result.stderr, 'tojson: stdin:2: line longer than 64 MiB, skipped\n');
+});
