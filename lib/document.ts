@@ -5,6 +5,19 @@ import type { Rec } from './records.js';
 /** Fields that belong to one port of a host, not to the host, when records are grouped. */
 const PORT_FIELDS = new Set(['port', 'state', 'rtt', 'reason', 'service', 'tries']);
 
+/**
+ * Why a record cannot be grouped by host, thrown for readRecords to report as `stdin:N` (the record
+ * is skipped, the others kept): a "ports" that is not a list of port objects would break the
+ * host's list, and a "__proto__" field would be lost to the prototype setter (issue 10 item 10).
+ */
+export function checkHostRecord(record: Rec): void {
+  if (Object.hasOwn(record, '__proto__')) throw new Error('a "__proto__" field cannot be kept in a host');
+  const ports = record.ports;
+  if (ports !== undefined && (!Array.isArray(ports) || ports.some((p) => typeof p !== 'object' || p === null || Array.isArray(p)))) {
+    throw new Error(`"ports" must be a list of port objects, not ${JSON.stringify(ports).slice(0, 60)}`);
+  }
+}
+
 export interface HostEntry {
   ip: string;
   ports?: Rec[];

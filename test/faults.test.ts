@@ -200,3 +200,25 @@ t.test('item 12: a line over 64 MiB is reported and skipped; the lines after it 
   t.same(JSON.parse(result.stdout), [{ a: 1 }, { b: 2 }]);
   t.equal(result.stderr, 'tojson: stdin:2: line longer than 64 MiB, skipped\n');
 });
+
+t.test('item 10: tojson --by-host skips a record with a bad "ports" or a "__proto__" field, keeps the rest', async (t) => {
+  const input = [
+    '{"ip":"127.0.0.1","port":22,"state":"open"}',
+    '{"ip":"127.0.0.1","ports":"x"}',
+    '{"ip":"127.0.0.2","__proto__":{"polluted":true}}',
+    '{"ip":"127.0.0.1","ports":[1]}',
+    '{"ip":"127.0.0.2","name":"b"}',
+    '{"ip":"127.0.0.1","port":80,"state":"open"}',
+  ].join('\n');
+  const result = await runBin('tojson', ['--by-host'], input);
+  t.equal(result.code, 2);
+  t.same(JSON.parse(result.stdout), {
+    '127.0.0.1': { ip: '127.0.0.1', ports: [{ port: 22, state: 'open' }, { port: 80, state: 'open' }] },
+    '127.0.0.2': { ip: '127.0.0.2', name: 'b' },
+  });
+  t.same(result.stderr.split('\n').filter(Boolean), [
+    'tojson: stdin:2: "ports" must be a list of port objects, not "x"',
+    'tojson: stdin:3: a "__proto__" field cannot be kept in a host',
+    'tojson: stdin:4: "ports" must be a list of port objects, not [1]',
+  ]);
+});
