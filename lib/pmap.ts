@@ -142,7 +142,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const file = options.file === undefined ? null : new ScanFile(options.file);
   file?.check();
   const started = new Date();
-  const tally = new Tally();
+  const tally = new Tally(options.kind === 'ping');
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.

@@ -222,3 +222,19 @@ t.test('item 10: tojson --by-host skips a record with a bad "ports" or a "__prot
     'tojson: stdin:4: "ports" must be a list of port objects, not [1]',
   ]);
 });
+
+t.test('item 15: pmap counts a ping sweep without keeping its addresses', async (t) => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  const { Tally } = await import('../lib/report.js');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const tally = new Tally(true);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 200_000; i++) tally.add({ ip: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, alive: i % 3 === 0 });
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  t.same(tally.totals, { hosts: 200_000, up: 66_667, ports: 0, open: 0, closed: 0, filtered: 0, unreachable: 0 });
+  t.ok(grown < 2 * 1024 * 1024, `heap grew ${Math.round(grown / 1024)} KiB over 200k hosts`);
+});
