@@ -9,7 +9,7 @@ import { HostGroups } from './document.js';
 import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { DEFAULT_PORTS, parsePorts } from './ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { targetsOf, type Rec, type Target } from './records.js';
@@ -90,11 +90,6 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   return options;
 }
 
-/** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generator<Target> {
-  for (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
-}
-
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
@@ -114,7 +109,9 @@ function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefin
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
   }
 
-  const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
+  // Each host goes whole to one shard, which tries all its ports: a host dealt out port by port got
+  // one view per shard (one host counted as "2 hosts unreachable", issue 10 item 17).
+  const work = targets;
   // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
   const said = new Set<string>();
   const onLog = (line: string): void => {

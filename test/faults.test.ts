@@ -6,7 +6,7 @@ import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, op
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { binPath, collect, has, runBin, waitForText } from './lab.js';
+import { binPath, buildLab, collect, has, labUnavailable, runBin, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-faults-'));
 
@@ -237,4 +237,18 @@ t.test('item 15: pmap counts a ping sweep without keeping its addresses', async 
   const grown = process.memoryUsage().heapUsed - before;
   t.same(tally.totals, { hosts: 200_000, up: 66_667, ports: 0, open: 0, closed: 0, filtered: 0, unreachable: 0 });
   t.ok(grown < 2 * 1024 * 1024, `heap grew ${Math.round(grown / 1024)} KiB over 200k hosts`);
+});
+
+t.test('item 17: -m thread and proc give a host to one shard: a dead host is one unreachable host', { skip: labUnavailable() ?? false }, async (t) => {
+  const lab = await buildLab({ hosts: 1 });
+  t.teardown(lab.close);
+  const dead = lab.dead[0] as string;
+  // The SYNs wait on ARP, which fails after ~3 s: EHOSTUNREACH for the ports in flight.
+  const runs = ['thread', 'proc'].map((mode) =>
+    lab.run(binPath('pmap'), ['-f', 'tcp', '-ip', dead, '-p', '1-40', '-n', '80', '-t', '6000', '-r', '0', '-m', mode]).then((result) => ({ mode, result })),
+  );
+  for (const { mode, result } of await Promise.all(runs)) {
+    t.equal(result.code, 0, `${mode}: ${result.stderr}`);
+    t.match(result.stdout, /pmap done: 1 IP address \(0 hosts up\), \d+ ports?: .*, 1 host unreachable,/, mode);
+  }
 });
