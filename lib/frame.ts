@@ -193,6 +193,9 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     }
     if (stdoutFailed === 1) code = 1;
     process.exitCode = interrupted || (code === 0 && inputErrors > 0 ? 2 : code);
+    // A closed stdout: nothing more can be written, and nothing else should keep `| head -1`
+    // waiting (sockets closing, stdin open) for the 1 s forced exit (issue 10 item 21).
+    if (stdoutFailed) process.exit(process.exitCode);
     // Interrupted, the work has stopped but handles (stdin, sockets) may still hold the process:
     // go as soon as stdout has handed everything to the kernel.
     if (interrupted) {

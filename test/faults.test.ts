@@ -252,3 +252,16 @@ t.test('item 17: -m thread and proc give a host to one shard: a dead host is one
     t.match(result.stdout, /pmap done: 1 IP address \(0 hosts up\), \d+ ports?: .*, 1 host unreachable,/, mode);
   }
 });
+
+t.test('item 21: ::ffff:127.0.0.1 is printed dotted (RFC 5952 section 5)', async (t) => {
+  const result = await runBin('iprange', ['::ffff:127.0.0.1-::ffff:127.0.0.2']);
+  t.equal(result.stdout, '{"ip":"::ffff:127.0.0.1"}\n{"ip":"::ffff:127.0.0.2"}\n');
+});
+
+t.test('item 21: `pmap ... | head -1` returns as soon as head has its line', async (t) => {
+  // Timed by the kernel, not by us: the process must be gone when head is (no wall time asserted;
+  // the old 1 s forced exit left it running after head returned).
+  const script = `"${binPath('pmap')}" -f tcp -ip 127.0.0.1 -p 1-3000 --all --json | head -1 > /dev/null; sleep 0.3; pgrep -f "[p]map -f tcp -ip 127.0.0.1 -p 1-3000" || echo gone`;
+  const result = await collect(spawn('sh', ['-c', script]));
+  t.equal(result.stdout, 'gone\n');
+});
