@@ -165,7 +165,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   const io: Io = {
     stdin: process.stdin,
     stdout: process.stdout,
-    records: new RecordWriter(process.stdout),
+    records: new RecordWriter(process.stdout, command.name),
     signal: abort.signal,
     verbose: false,
     ...(process.stderr.isTTY

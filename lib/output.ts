@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Observable } from 'rxjs';
-import type { Rec } from './records.js';
+import { keepEarlier, type Rec } from './records.js';
 
 /** Resolves when the stream has room: at once, or when it drains or closes (a closed one never drains). */
 export function drained(stream: Writable): Promise<void> {
@@ -66,10 +66,20 @@ export class LineBatcher {
   }
 }
 
-/** NDJSON out, one record a line, honouring the stream's backpressure. */
+/**
+ * NDJSON out, one record a line, honouring the stream's backpressure. `stage` (a command's name,
+ * `tcpprobe` -> `tcp`) names the fields kept beside an earlier stage's (records.ts keepEarlier).
+ */
 export class RecordWriter extends LineBatcher {
+  private readonly stage: string;
+
+  constructor(stream: Writable, stage = '') {
+    super(stream);
+    this.stage = stage.replace(/probe$/, '');
+  }
+
   write(record: Rec): void {
-    this.push(`${JSON.stringify(record)}\n`);
+    this.push(`${JSON.stringify(this.stage ? keepEarlier(record, this.stage) : record)}\n`);
   }
 }
 

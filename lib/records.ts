@@ -7,6 +7,43 @@ export type Rec = Record<string, unknown>;
 /** A target record: a record whose `ip` is a valid address in canonical form. */
 export type Target = Rec & { ip: string };
 
+/**
+ * The input record a result record was made from, attached (not enumerable, never written) by a
+ * stage so the record output path can apply the one rule of issue 10 item 22: see keepEarlier.
+ */
+export const INPUT = Symbol('input record');
+
+/** `record`, remembering the input record it was made from. */
+export function withInput<T extends Rec>(record: T, input: Rec): T {
+  Object.defineProperty(record, INPUT, { value: input, enumerable: false });
+  return record;
+}
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && JSON.stringify(a) === JSON.stringify(b));
+
+/**
+ * The one rule for fields in a pipeline: a stage never overwrites or drops a field an earlier stage
+ * wrote. Every input field comes out with its input value; where the stage found a different value
+ * for a field of the same name, the stage's value is written as `<stage>_<field>` (tcpprobe after
+ * pingprobe: `rtt` stays the ping's, `tcp_rtt` is the port's). The same stage run again replaces
+ * its own `<stage>_<field>`. A stage used alone (input fields only `ip`, or none it writes) writes
+ * its record shape unchanged.
+ */
+export function keepEarlier(record: Rec, stage: string): Rec {
+  const input = (record as { [INPUT]?: Rec })[INPUT];
+  if (!input) return record;
+  let out: Rec | null = null;
+  for (const key of Object.keys(input)) {
+    const has = Object.hasOwn(record, key);
+    if (has && sameValue(record[key], input[key])) continue;
+    out ??= { ...record };
+    if (has) out[`${stage}_${key}`] = record[key];
+    out[key] = input[key];
+  }
+  return out ?? record;
+}
+
 export class LineError extends Error {
   override name = 'LineError';
 

@@ -5,7 +5,7 @@ import { EMPTY, Observable } from 'rxjs';
 import { lastValue, positiveInt } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
-import { readRecords, type LineError, type Rec, type Target } from './records.js';
+import { readRecords, withInput, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 
 export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
@@ -219,7 +219,7 @@ export function tcpScan(
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
       const { port: _port, rtt: _rtt, ...fields } = host.record;
-      return { ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason };
+      return withInput({ ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason }, host.record);
     }
     // A host found unreachable meanwhile: the ports that were in flight say nothing more.
     if (outcome.state !== 'open' && unreachable.has(ip)) return null;
@@ -228,7 +228,7 @@ export function tcpScan(
     if (outcome.state !== 'open' && !options.all) return null;
     // An rtt passed through from pingprobe is not this port's: a filtered port has none.
     const { rtt: _inputRtt, ...fields } = host.record;
-    const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
+    const record: Rec = withInput({ ...fields, ip: host.record.ip, port, state: outcome.state }, host.record);
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
     return record;
   };

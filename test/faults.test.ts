@@ -265,3 +265,15 @@ t.test('item 21: `pmap ... | head -1` returns as soon as head has its line', asy
   const result = await collect(spawn('sh', ['-c', script]));
   t.equal(result.stdout, 'gone\n');
 });
+
+t.test('item 22: a later stage keeps an earlier stage\'s field and writes its own beside it', async (t) => {
+  const input = '{"ip":"127.0.0.1","alive":true,"rtt":0.25,"state":"seen"}\n';
+  const result = await runBin('tcpprobe', ['-p', '1', '--all'], input);
+  t.equal(result.code, 0, result.stderr);
+  const record = JSON.parse(result.stdout) as Record<string, unknown>;
+  t.same(Object.keys(record).sort(), ['alive', 'ip', 'port', 'rtt', 'state', 'tcp_rtt', 'tcp_state'].sort());
+  t.match(record, { ip: '127.0.0.1', alive: true, rtt: 0.25, state: 'seen', port: 1, tcp_state: 'closed', tcp_rtt: Number });
+  // Used alone, the stage writes its own shape: no prefixed names.
+  const alone = JSON.parse((await runBin('tcpprobe', ['-p', '1', '--all', '127.0.0.1'])).stdout) as Record<string, unknown>;
+  t.same(Object.keys(alone), ['ip', 'port', 'state', 'rtt']);
+});

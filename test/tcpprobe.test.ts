@@ -25,7 +25,7 @@ const lines = (text: string): unknown[] => text.split('\n').filter(Boolean).map(
 const withoutRtt = (records: unknown[]): unknown[] =>
   records.map((record) => {
     const { rtt, ...fields } = record as Record<string, unknown>;
-    return { ...fields, rtt: typeof rtt };
+    return { ...fields, rtt: typeof rtt, ...(fields.tcp_rtt === undefined ? {} : { tcp_rtt: typeof fields.tcp_rtt }) };
   });
 
 const offsets = [3, 5, 1000];
@@ -71,8 +71,9 @@ t.test('records in, records out: fields kept, own port only, alive:false skipped
     'tcpprobe: stdin:4: "port" must be a whole number 1-65535, not 70000',
   ]);
   t.same(withoutRtt(lines(result.stdout)), [
-    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 3, state: 'open', rtt: 'number' },
-    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 4, state: 'closed', rtt: 'number' },
+    // The ping's rtt stays; the port's own is tcp_rtt (README "Fields through a pipeline").
+    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 3, state: 'open', rtt: 'number', tcp_rtt: 'number' },
+    { ip: V4, alive: true, ttl: 64, name: 'a', port: base + 4, state: 'closed', rtt: 'number', tcp_rtt: 'number' },
     { ip: '::1', port: base + 1000, state: 'open', note: 'recheck', rtt: 'number' },
     { ip: '::1', port: base + 3, state: 'open', rtt: 'number' },
     { ip: '::1', port: base + 4, state: 'closed', rtt: 'number' },
