@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { drained, nextTurn } from './output.js';
-import { numberedLines, LineError } from './records.js';
+import { excerpt, numberedLines, LineError } from './records.js';
 import { excludeRanges, formatAddress, formatV4, parseSpec, rangeSize, SpecError, type AddressRange } from './targets.js';
 
 const CHUNK = 1 << 16;
@@ -66,7 +66,10 @@ export async function* specsFromLines(
       yield rangesOf(text, excluded);
     } catch (err) {
       if (!(err instanceof SpecError)) throw err;
-      onError(new LineError(line, err.message));
+      // The line is quoted escaped and cut, as the other commands do: it may hold terminal escapes
+      // or be megabytes long (issue 10 item 19).
+      const reason = err.message.slice(`bad target "${err.spec}": `.length);
+      onError(new LineError(line, `bad target ${excerpt(err.spec)}: ${reason}`));
     }
   }
 }

@@ -54,7 +54,8 @@ export class LineError extends Error {
 
 const EXCERPT = 60;
 
-function excerpt(text: string): string {
+/** Text from input quoted for a message: JSON escapes (no terminal escapes get through), cut at 60. */
+export function excerpt(text: string): string {
   return JSON.stringify(text.length > EXCERPT ? `${text.slice(0, EXCERPT)}...` : text);
 }
 

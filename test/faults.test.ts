@@ -277,3 +277,14 @@ t.test('item 22: a later stage keeps an earlier stage\'s field and writes its ow
   const alone = JSON.parse((await runBin('tcpprobe', ['-p', '1', '--all', '127.0.0.1'])).stdout) as Record<string, unknown>;
   t.same(Object.keys(alone), ['ip', 'port', 'state', 'rtt']);
 });
+
+t.test('item 19: iprange quotes a bad stdin line escaped and cut, like the other commands', async (t) => {
+  const result = await runBin('iprange', [], `127.0.0.1\n\x1b[31mred\x1b[0m\n${'9'.repeat(100000)}\n`);
+  t.equal(result.code, 2);
+  t.equal(result.stdout, '{"ip":"127.0.0.1"}\n');
+  t.same(result.stderr.split('\n'), [
+    'iprange: stdin:2: bad target "\\u001b[31mred\\u001b[0m": not an IP address, range or CIDR',
+    `iprange: stdin:3: bad target "${'9'.repeat(60)}...": not an IP address, range or CIDR`,
+    '',
+  ]);
+});
