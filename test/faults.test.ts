@@ -11,7 +11,7 @@ import { binPath, buildLab, collect, has, labUnavailable, runBin, waitForText } 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-faults-'));
 
 /** Wait for a child to end, SIGKILLing it after `ms` (so a hang fails the test instead of the run). */
-async function ended(child: ReturnType<typeof spawn>, ms = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function ended(child: ReturnType<typeof spawn>, ms = 60000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const killer = setTimeout(() => child.kill('SIGKILL'), ms);
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(killer);
