@@ -1,4 +1,4 @@
-import { writeDocument } from '../lib/document.js';
+import { checkHostRecord, writeDocument } from '../lib/document.js';
 import { runMain, UsageError } from '../lib/frame.js';
 import { readRecords, untilAborted } from '../lib/records.js';
 import { help } from '../lib/help/tojson.js';
@@ -12,6 +12,6 @@ runMain({
     const byHost = Boolean(args['by-host']);
     let count = 0;
     io.summary = () => `${count} records`;
-    await writeDocument(untilAborted(readRecords(io.stdin, io.lineError, byHost), io.signal), io.stdout, byHost, () => count++);
+    await writeDocument(untilAborted(readRecords(io.stdin, io.lineError, byHost, byHost ? checkHostRecord : undefined), io.signal), io.stdout, byHost, () => count++, io.signal);
   },
 });

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { drained } from './output.js';
+import { drained, nextTurn } from './output.js';
 import { randomInt } from 'node:crypto';
 import type { ParsedArgs } from 'minimist';
 import { allValues, lastValue, UsageError, type Io } from './frame.js';
@@ -23,7 +23,8 @@ export async function writeRanges(ranges: readonly AddressRange[], out: Writable
   const flush = async (): Promise<void> => {
     const full = !out.write(chunk);
     chunk = '';
-    if (full) await drained(out);
+    // A full pipe is waited on; a file or device never fills, so yield a turn for signals instead.
+    await (full ? drained(out) : nextTurn());
   };
   for (const range of ranges) {
     if (range.family === 4) {

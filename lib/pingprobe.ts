@@ -5,7 +5,7 @@ import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type Op
 import { loadRawSocket } from './icmp-socket.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
 import { pullMerge } from './pool.js';
-import type { Rec, Target } from './records.js';
+import { withInput, type Rec, type Target } from './records.js';
 import { familyOf, type Family } from './targets.js';
 import { timingSummary } from './timing/core.js';
 import { systemClock } from './timing/driver.js';
@@ -140,7 +140,7 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
  */
 export function hostRecord(target: Target, result: EchoResult, count: number): Rec {
   const alive = result.rtts.length > 0;
-  const record: Rec = { ...target, ip: target.ip, alive };
+  const record: Rec = withInput({ ...target, ip: target.ip, alive }, target);
   // What an earlier sweep said about this host is replaced, not mixed with what this one found.
   for (const key of PROBE_FIELDS) delete record[key];
   const rtts = result.rtts.map(round);

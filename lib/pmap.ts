@@ -1,10 +1,7 @@
 // pmap, the front end: the classic "ping a range / scan a host" jobs in one command, built from
 // the same probes as the filters. -m picks how they run: one event loop, worker threads, or
 // child filter processes; the records, and so the output, are the same in each.
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
 import { filter, identity, tap, type Observable } from 'rxjs';
@@ -13,12 +10,12 @@ import { HostGroups } from './document.js';
 import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
-import { shuffled } from './ports.js';
 import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import type { Rec, Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
+import { ScanFile } from './scan-file.js';
 import { ServiceNames } from './services.js';
 import { defaultStylesheet } from './out/xml.js';
 import { openScanXml } from './out/xml-file.js';
@@ -143,49 +140,6 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
   return options;
 }
 
-/** The JSON file: written whole to a temporary name and renamed, so it is never half a document. */
-export class ScanFile {
-  constructor(readonly path: string) {}
-
-  /** Fail before the scan, not after it, when the file cannot be written. */
-  check(): void {
-    let isDirectory = this.path.endsWith('/');
-    try {
-      isDirectory ||= statSync(this.path).isDirectory();
-    } catch {
-      // Not there yet: the usual case.
-    }
-    if (isDirectory) throw new UsageError(`cannot write -w ${this.path}: it is a directory`);
-    const probe = this.temporary();
-    try {
-      closeSync(openSync(probe, 'w'));
-      unlinkSync(probe);
-    } catch (err) {
-      throw new UsageError(`cannot write -w ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-
-  save(document: unknown): void {
-    const temporary = this.temporary();
-    try {
-      writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
-      renameSync(temporary, this.path);
-    } catch (err) {
-      rmSync(temporary, { force: true });
-      throw err;
-    }
-  }
-
-  private temporary(): string {
-    return join(dirname(this.path), `.${basename(this.path)}.${randomBytes(4).toString('hex')}.tmp`);
-  }
-}
-
-/** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-async function* portWork(targets: Iterable<Target> | AsyncIterable<Target>, ports: readonly number[], ranked: boolean): AsyncGenerator<Target> {
-  for await (const target of targets) for (const port of ranked ? ports : shuffled(ports)) yield { ...target, port };
-}
-
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
@@ -210,7 +164,9 @@ function probeRecords(
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log, timing) : pingRecords(targets, ping, ready, log, timing);
   }
 
-  const work = options.kind === 'tcp' ? portWork(targets, options.ports, options.rankedPorts) : targets;
+  // Each host goes whole to one shard, which tries all its ports: a host dealt out port by port got
+  // one view per shard (one host counted as "2 hosts unreachable", issue 10 item 17).
+  const work = targets;
   // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
   const said = new Set<string>();
   const onLog = (line: string): void => {
@@ -245,7 +201,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
     ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
   });
-  const tally = new Tally();
+  const tally = new Tally(options.kind === 'ping');
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.

@@ -26,7 +26,18 @@ export class Tally {
   private readonly seen = new Set<string>();
   private readonly up = new Set<string>();
 
+  /**
+   * `oneRecordPerHost` (a ping sweep: one record a host, whatever the mode) counts without keeping
+   * any address: a /12 sweep held a million strings here (issue 10 item 15).
+   */
+  constructor(private readonly oneRecordPerHost = false) {}
+
   add(record: Rec): void {
+    if (this.oneRecordPerHost) {
+      this.totals.hosts++;
+      if (record.alive === true) this.totals.up++;
+      return;
+    }
     const ip = String(record.ip);
     if (!this.seen.has(ip)) {
       this.seen.add(ip);

@@ -84,6 +84,8 @@ export function formatAddress(family: Family, value: bigint): string {
     if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
     i = j;
   }
+  // RFC 5952 5: an IPv4-mapped address ends in dotted decimal (::ffff:127.0.0.1), as node prints it.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${formatV4(Number(value & 0xffffffffn))}`;
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;

@@ -5,7 +5,7 @@ import { EMPTY, Observable } from 'rxjs';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, shuffled } from './ports.js';
 import { portsFromArgs } from './targets/top-ports.js';
-import { readRecords, type LineError, type Rec, type Target } from './records.js';
+import { readRecords, withInput, type LineError, type Rec, type Target } from './records.js';
 import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 import { timingSummary } from './timing/core.js';
 import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
@@ -236,7 +236,7 @@ export function tcpScan(
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
       const { port: _port, rtt: _rtt, ...fields } = host.record;
-      return { ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason };
+      return withInput({ ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason }, host.record);
     }
     // A host found unreachable meanwhile: the ports that were in flight say nothing more.
     if (outcome.state !== 'open' && unreachable.has(ip)) return null;
@@ -245,7 +245,7 @@ export function tcpScan(
     if (outcome.state !== 'open' && !options.all) return null;
     // An rtt passed through from pingprobe is not this port's: a filtered port has none.
     const { rtt: _inputRtt, ...fields } = host.record;
-    const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
+    const record: Rec = withInput({ ...fields, ip: host.record.ip, port, state: outcome.state }, host.record);
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
     if (outcome.reason !== undefined) record.reason = outcome.reason;
     return record;

@@ -124,7 +124,8 @@ t.test('records in, records out, fields kept', async (t) => {
     .join('\n');
   const result = await net.run(binPath('tcpprobe'), ['-p', '20-25', '--ordered', '--all', '-t', '400'], input);
   t.equal(result.code, 0, result.stderr);
-  const found = records(result.stdout).map(({ rtt, ...fields }) => ({ ...fields, rtt: typeof rtt }));
+  // The ping's rtt is kept; the port's own goes to tcp_rtt (README "Fields through a pipeline").
+  const found = records(result.stdout).map(({ rtt, tcp_rtt, ...fields }) => ({ ...fields, rtt: typeof rtt, ...(tcp_rtt === undefined ? {} : { tcp_rtt: typeof tcp_rtt }) }));
   t.same(found, [
     ...[20, 21, 22, 23, 24, 25].map((port) => ({
       ip: a,
@@ -134,6 +135,7 @@ t.test('records in, records out, fields kept', async (t) => {
       port,
       state: port === 22 ? 'open' : 'closed',
       rtt: 'number',
+      tcp_rtt: 'number',
     })),
     { ip: b, port: 80, note: 'known', state: 'open', rtt: 'number' },
     { ip: net.hosts6[1], port: 81, state: 'closed', rtt: 'number' },
