@@ -109,3 +109,42 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     },
   );
 }
+
+/**
+ * Issue 9's ping rows, in the lab: 100 addresses, 45 of them live, ours against nmap at the same
+ * parallelism. `--send-ip` makes nmap send ICMP echo too (on a local segment it would ARP-ping).
+ */
+export async function benchPingTiming(): Promise<BenchRow[]> {
+  const why = labUnavailable();
+  if (why || !has('nmap')) {
+    process.stderr.write(`bench: no timing ping rows: ${why ?? 'nmap not installed'}\n`);
+    return [];
+  }
+  const lab = await buildLab({ hosts: 45 });
+  const PMAP = fileURLToPath(new URL('../../bin/pmap', import.meta.url));
+  const IPRANGE = fileURLToPath(new URL('../../bin/iprange', import.meta.url));
+  const range = '198.18.0.10-109';
+  const truth = sorted(lab.hosts);
+  const options = { netns: lab.scannerNs };
+  const check = (mine: string, theirs: string | null): boolean => oursAlive(mine) === truth && (theirs === null || nmapAlive(theirs) === truth);
+  try {
+    return [
+      await compare(
+        `pmap -n 4 -f ping, ${range} (100 addresses, 45 live, lab)`,
+        { name: 'pmap -n 4 -f ping', argv: [PMAP, '-n', '4', '-f', 'ping', '-ip', range, '--json'], options },
+        { name: 'nmap -sn -n -PE --send-ip --max-parallelism 4', argv: ['nmap', '-sn', '-n', '-PE', '--send-ip', '--max-parallelism', '4', '-oG', '-', range], options },
+        REPEAT,
+        check,
+      ),
+      await compare(
+        `iprange ${range} | pingprobe (100 addresses, 45 live, lab)`,
+        { name: 'iprange | pingprobe', argv: ['sh', '-c', `"${IPRANGE}" ${range} | "${PINGPROBE}"`], options },
+        { name: 'nmap -sn -n -PE --send-ip', argv: ['nmap', '-sn', '-n', '-PE', '--send-ip', '-oG', '-', range], options },
+        REPEAT,
+        check,
+      ),
+    ];
+  } finally {
+    lab.close();
+  }
+}

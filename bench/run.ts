@@ -77,9 +77,17 @@ async function items(): Promise<Item[]> {
   ];
   const { benchTcp } = await import('./tcp.js');
   const { benchPing } = await import('./ping.js');
+  const { benchSvc } = await import('./svc.js');
+  list.push({ name: 'svc', run: benchSvc });
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
   const { benchNative } = await import('./native.js');
   list.push({ name: 'native', run: benchNative });
+  const { benchShuffle } = await import('./shuffle.js');
+  list.push({ name: 'shuffle', run: () => benchShuffle(REPEAT) });
+  // Issue 9's rows (adaptive timing), in the lab: `node dist/bench/run.js timing-ping timing-tcp`.
+  const { benchPingTiming } = await import('./ping.js');
+  const { benchTcpTiming } = await import('./tcp.js');
+  list.push({ name: 'timing-ping', run: benchPingTiming }, { name: 'timing-tcp', run: benchTcpTiming });
   return list;
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { has } from '../test/lab.js';
+import { buildLab, has, labUnavailable } from '../test/lab.js';
 import { compare, timeCommand, type BenchRow } from './measure.js';
 
 const TCPPROBE = fileURLToPath(new URL('../bin/tcpprobe.js', import.meta.url));
@@ -112,11 +112,61 @@ export async function benchTcp(): Promise<BenchRow[]> {
         ),
       );
     }
-    return [row, ...modes];
+    return [row, ...modes, ...(await benchDiscovery())];
   } finally {
     listener.kill('SIGKILL');
     rmSync(profileDir, { recursive: true, force: true });
     if (netns) execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+  }
+}
+
+/**
+ * pmap -f tcp over 20 lab addresses of which 15 hold no host: host discovery first, so only the 5
+ * up are port-scanned (issue #9), against nmap -sT -T4 (which does its ARP ping first) in the same run.
+ */
+export async function benchDiscovery(): Promise<BenchRow[]> {
+  const why = labUnavailable();
+  if (why) return [];
+  const listen = { 0: [22], 1: [80], 2: [443], 3: [25], 4: [8080] };
+  const lab = await buildLab({ hosts: 5, listen });
+  try {
+    const options = { netns: lab.scannerNs };
+    // The short range form, which nmap reads too (it does not take A.B.C.D-A.B.C.E).
+    const spec = `${lab.hosts[0]}-29`;
+    const truth = Object.entries(listen)
+      .flatMap(([i, ports]) => ports.filter((port) => port <= 1024).map((port) => `${lab.hosts[Number(i)]}:${port}`))
+      .sort()
+      .join(',');
+    const ours = (stdout: string): string =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { ip: string; port?: number; state?: string })
+        .filter((record) => record.state === 'open')
+        .map((record) => `${record.ip}:${record.port}`)
+        .sort()
+        .join(',');
+    const theirs = (stdout: string): string =>
+      stdout
+        .split('\n')
+        .flatMap((line) => {
+          const host = /^Host: (\S+)/.exec(line)?.[1];
+          return host ? [...line.matchAll(/(\d+)\/open\/tcp/g)].map((match) => `${host}:${match[1]}`) : [];
+        })
+        .sort()
+        .join(',');
+    const nmapArgv = ['nmap', '-sT', '-T4', '-n', '-p1-1024', '-oG', '-', spec];
+    const row = await compare(
+      'pmap -f tcp, 20 lab addresses (15 empty), ports 1-1024, discovery first',
+      { name: 'pmap -f tcp', argv: [process.execPath, PMAP, '-f', 'tcp', '-ip', spec, '-p', '1-1024', '--json'], options },
+      has('nmap') ? { name: 'nmap -sT -T4 -p1-1024', argv: nmapArgv, options } : null,
+      REPEAT,
+      (mine, peer) => ours(mine) === truth && (peer === null || theirs(peer) === truth),
+    );
+    row.note = `truth ${truth}`;
+    return [row];
+  } finally {
+    lab.close();
   }
 }
 
@@ -135,5 +185,50 @@ function formatRow(row: BenchRow): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const row of await benchTcp()) console.log(formatRow(row));
+  const rows = process.argv.includes('--discovery') ? await benchDiscovery() : await benchTcp();
+  for (const row of rows) console.log(formatRow(row));
+}
+
+/**
+ * Issue 9's firewalled-host rows, in the lab: one host listening on 22, SYNs to the other ports
+ * dropped (1023 of 1-1024 for tcpprobe vs nmap -T4; 200 of them for pmap -n 10 vs nmap's default).
+ */
+export async function benchTcpTiming(): Promise<BenchRow[]> {
+  const why = labUnavailable({ filtered: { 0: [1] } });
+  if (why || !has('nmap')) {
+    process.stderr.write(`bench: no timing tcp rows: ${why ?? 'nmap not installed'}\n`);
+    return [];
+  }
+  const rows: BenchRow[] = [];
+  const lab = await buildLab({ hosts: 2, listen: { 0: [22], 1: [22] } });
+  try {
+    const [all, some] = lab.hosts as [string, string];
+    const drop = (ip: string, ports: string): void => {
+      execFileSync('ip', ['netns', 'exec', lab.targetNs, 'iptables', '-A', 'INPUT', '-d', ip, '-p', 'tcp', '--dport', ports, '-j', 'DROP']);
+    };
+    drop(all, '1:21');
+    drop(all, '23:1024');
+    drop(some, '801:1000');
+    const options = { netns: lab.scannerNs };
+    const check = (mine: string, theirs: string | null): boolean => openPorts(mine) === '22' && (theirs === null || nmapOpenPorts(theirs) === '22');
+    rows.push(
+      await compare(
+        'tcpprobe, a host dropping SYNs to 1023 of ports 1-1024 (lab)',
+        { name: 'tcpprobe -p 1-1024', argv: [process.execPath, TCPPROBE, '-p', '1-1024', all], options },
+        { name: 'nmap -sT -Pn -T4 -p1-1024', argv: ['nmap', '-sT', '-Pn', '-n', '-T4', '-p1-1024', '-oG', '-', all], options },
+        REPEAT,
+        check,
+      ),
+      await compare(
+        'pmap -n 10 -f tcp, one host with 200 of ports 1-1024 dropped (lab)',
+        { name: 'pmap -n 10 -f tcp', argv: [process.execPath, PMAP, '-n', '10', '-f', 'tcp', '-ip', some, '--json'], options },
+        { name: 'nmap -sT -Pn -p1-1024', argv: ['nmap', '-sT', '-Pn', '-n', '-p1-1024', '-oG', '-', some], options },
+        REPEAT,
+        check,
+      ),
+    );
+  } finally {
+    lab.close();
+  }
+  return rows;
 }

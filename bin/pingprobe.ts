@@ -1,31 +1,29 @@
 import { positiveInt, runMain, UsageError } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { MAX_PINGS_IN_FLIGHT, pingEngine, pingSweep } from '../lib/pingprobe.js';
-import { readRecords, targetsFromArgs, untilAborted, type Target } from '../lib/records.js';
-
-const help = `Usage: pingprobe [-n N] [-t MS] [-r N] [-c COUNT] [--all] [--ordered] [IP|SPEC...]
-ICMP echo sweep. Targets from the arguments (iprange specs) or stdin (records or bare IPs).
-Writes {...input fields, "ip", "alive":true, "rtt":MS, "ttl":N} for each host that answers.
-  -n N      probes in flight (default 256, at most 65535)
-  -t MS     wait for a reply to the first try (default 1000); each retry waits 1.5x longer
-  -r N      retries of an unanswered echo (default 2)
-  -c COUNT  echoes per host (default 1); adds sent, received, loss (%), rttMin/rttAvg/rttMax
-  --all     also {"alive":false} for silent hosts, with a "reason" when an ICMP error said why
-  --ordered results in input order (default: as hosts answer);  --engine native|raw  the raw-socket engine
-  -v        counts and elapsed time on stderr;  -h, --help  this help;  --version  the version
-Needs root or CAP_NET_RAW; without, it says so and runs the system ping per host. IPv6 records have no ttl.`;
+import { discoveryFlags, discoverySweep, MAX_PINGS_IN_FLIGHT } from '../lib/discovery/sweep.js';
+import { pingEngine } from '../lib/pingprobe.js';
+import { untilAborted } from '../lib/records.js';
+import { commandTargets, withTargetFlags } from '../lib/targets/input.js';
+import { help } from '../lib/help/pingprobe.js';
+import { addressCount, scanProgress } from '../lib/progress.js';
+import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs } from '../lib/timing/flags.js';
 
 runMain({
   name: 'pingprobe',
   help,
-  flags: { string: ['n', 't', 'r', 'c', 'engine'], boolean: ['all', 'ordered', 'v'], default: { n: '256', t: '1000', r: '2', c: '1' } },
+  flags: withTargetFlags({ string: ['n', 'c', 'tcp', 'engine', ...TIMING_FLAGS.string], boolean: ['all', 'ordered', 'v', 'fail', 'neighbour'], default: { neighbour: true, c: '1' } }),
   async run(args, io) {
-    const [concurrency, timeoutMs, retries, count] = [positiveInt(args, 'n'), positiveInt(args, 't'), positiveInt(args, 'r', 0), positiveInt(args, 'c')];
+    const [timing, count] = [timingFromArgs(args), positiveInt(args, 'c')];
+    const concurrency = concurrencyFromArgs(args, 256, timing);
     if (concurrency > MAX_PINGS_IN_FLIGHT) throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} (16-bit ICMP sequence numbers)`);
-    const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : (untilAborted(readRecords(io.stdin, io.lineError), io.signal) as AsyncIterable<Target>);
-    const options = { concurrency, timeoutMs, retries, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log, engine: pingEngine(args.engine) };
-    const sweep = pingSweep(targets, options, () => io.records.ready());
-    io.summary = () => `${sweep.stats.hosts} hosts, ${sweep.stats.alive} alive, ${sweep.stats.sent} echoes sent (${sweep.stats.method ?? 'no'} ICMP)`;
-    await writeAll(sweep.records, io.records, io.signal);
+    const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError), io.signal);
+    const options = { ...timing.timing, concurrency, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log, engine: pingEngine(args.engine), ...discoveryFlags(args) };
+    const { records, stats } = discoverySweep(targets, options, () => io.records.ready());
+    io.summary = () => stats.summary();
+    const total = args._.length > 0 ? addressCount(args._.map(String)) : undefined;
+    const stop = scanProgress(io.progress, 'ping', total, () => ({ done: stats.hosts, found: stats.alive }));
+    await writeAll(records, io.records, io.signal).finally(stop);
+    // --fail: fping's convention, exit 1 when some target did not answer.
+    return args.fail && stats.alive < stats.hosts ? 1 : 0;
   },
 });

@@ -1,31 +1,25 @@
 import { runMain } from '../lib/frame.js';
 import { writeAll } from '../lib/output.js';
-import { targetsFromArgs, untilAborted } from '../lib/records.js';
-import { TCP_DEFAULTS as D, TCP_FLAGS, tcpOptionsFromArgs, tcpScan, tcpTargets } from '../lib/tcpprobe.js';
-
-const help = `Usage: tcpprobe [-n N] [-p PORTS] [-t MS] [-r N] [--all] [--ordered] [-v] [IP...]
-TCP connect scan. Targets: IP specs as arguments, or target records / bare IPs on stdin.
-Writes {...record, "ip", "port", "state": "open", "rtt": ms} per open port. A record with a "port"
-is probed on that port only; a record with "alive": false is skipped.
-  -n N         connects in flight across all hosts (default ${D.concurrency}; kept under ulimit -n)
-  -p PORTS     22  1-1024 (default)  22,80,8000-8100  - (all)
-  -t MS        timeout per try (default ${D.timeoutMs});  -r N  retries after a timeout (default ${D.retries})
-  --all        also closed and filtered ports, and {"ip","state":"unreachable","reason"} once per
-               host answering EHOSTUNREACH/ENETUNREACH (its other ports are not tried)
-  --ordered    ports in ascending order, results in input order;  --engine native|net  I/O engine
-  -v           counts, ports/s and elapsed time on stderr;  -h, --help  this help;  --version`;
+import { untilAborted } from '../lib/records.js';
+import { commandTargets, withTargetFlags } from '../lib/targets/input.js';
+import { recordPort, TCP_FLAGS, tcpOptionsFromArgs, tcpScan } from '../lib/tcpprobe.js';
+import { help } from '../lib/help/tcpprobe.js';
+import { addressCount, scanProgress } from '../lib/progress.js';
 
 runMain({
   name: 'tcpprobe',
   help,
   errorsAreResults: true,
-  flags: { ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v'] },
+  flags: withTargetFlags({ ...TCP_FLAGS, boolean: [...TCP_FLAGS.boolean, 'v', 'fail'] }),
   async run(args, io) {
     const options = tcpOptionsFromArgs(args);
-    const targets = args._.length > 0 ? targetsFromArgs(args._.map(String)) : untilAborted(tcpTargets(io.stdin, io.lineError), io.signal);
+    const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError, recordPort), io.signal);
     const verbose = io.verbose ? { onNotice: io.log, onEngine: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
-    const { records, stats } = tcpScan(targets, { ...options, ...verbose, ...(io.progress ? { onProgress: io.progress } : {}) }, () => io.records.ready());
-    io.summary = () => stats.summary();
-    await writeAll(records, io.records, io.signal);
+    const { records, stats } = tcpScan(targets, { ...options, ...verbose }, () => io.records.ready());
+    io.summary = () => `${stats.summary()}; ${stats.timing()}`;
+    const total = args._.length > 0 ? (addressCount(args._.map(String)) ?? 0) * options.ports.length : undefined;
+    const stop = scanProgress(io.progress, 'tcp', total, () => ({ done: stats.portsTried, found: stats.open }));
+    await writeAll(records, io.records, io.signal).finally(stop);
+    return args.fail && stats.open === 0 ? 1 : 0; // --fail: nothing found is 1, as grep
   },
 });

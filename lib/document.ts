@@ -5,6 +5,19 @@ import type { Rec } from './records.js';
 /** Fields that belong to one port of a host, not to the host, when records are grouped. */
 const PORT_FIELDS = new Set(['port', 'state', 'rtt', 'reason', 'service', 'tries']);
 
+/**
+ * Why a record cannot be grouped by host, thrown for readRecords to report as `stdin:N` (the record
+ * is skipped, the others kept): a "ports" that is not a list of port objects would break the
+ * host's list, and a "__proto__" field would be lost to the prototype setter (issue 10 item 10).
+ */
+export function checkHostRecord(record: Rec): void {
+  if (Object.hasOwn(record, '__proto__')) throw new Error('a "__proto__" field cannot be kept in a host');
+  const ports = record.ports;
+  if (ports !== undefined && (!Array.isArray(ports) || ports.some((p) => typeof p !== 'object' || p === null || Array.isArray(p)))) {
+    throw new Error(`"ports" must be a list of port objects, not ${JSON.stringify(ports).slice(0, 60)}`);
+  }
+}
+
 export interface HostEntry {
   ip: string;
   ports?: Rec[];
@@ -75,11 +88,30 @@ export class ArrayWriter {
   }
 }
 
+/** `wait`, or less when `signal` aborts first. */
+function untilSignal(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void wait.then(done);
+  });
+}
+
 /**
  * tojson: the records as one JSON document on `out`, an array streamed as read or, `byHost`, the
  * host groups written once at the end. `counted` hears of each record read.
  */
-export async function writeDocument(records: AsyncIterable<Rec>, out: Writable, byHost: boolean, counted: () => void): Promise<void> {
+export async function writeDocument(
+  records: AsyncIterable<Rec>,
+  out: Writable,
+  byHost: boolean,
+  counted: () => void,
+  signal?: AbortSignal,
+): Promise<void> {
   if (byHost) {
     const hosts = new HostGroups();
     for await (const record of records) hosts.add(record as Rec & { ip: string }), counted();
@@ -89,7 +121,9 @@ export async function writeDocument(records: AsyncIterable<Rec>, out: Writable, 
   const array = new ArrayWriter(out);
   for await (const record of records) {
     counted();
-    if (!array.add(record)) await drained(out);
+    // After an interrupt, stop waiting on a slow reader: the rest and the closing `]` are queued
+    // at once, and the frame lets stdout flush before the process goes (issue 10 item 9).
+    if (!array.add(record) && !signal?.aborted) await untilSignal(drained(out), signal);
   }
   array.end();
 }

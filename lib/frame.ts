@@ -82,7 +82,9 @@ export function parseFlags(argv: string[], flags: FlagSpec): minimist.ParsedArgs
     alias: flags.alias ?? {},
     default: flags.default ?? {},
     unknown: (arg) => {
-      if (/^--?[^-\d]/.test(arg) && !known.has(arg.replace(/^--?(no-)?/, '').replace(/=.*$/, ''))) {
+      // `-5` and `-198.18.0.1` too (#10 item 18): minimist would read them as digit flags and
+      // swallow the next argument; only `-n -3` style values are numbers, and they are joined above.
+      if (/^--?[^-]/.test(arg) && !known.has(arg.replace(/^--?(no-)?/, '').replace(/=.*$/, ''))) {
         unknown.push(arg);
         return false;
       }
@@ -131,24 +133,33 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   const log = (message: string): void => void process.stderr.write(`${clearProgress()}${command.name}: ${message}\n`);
 
   // A closed stdout (`| head`) ends the command quietly with status 0: work stops as on a signal,
-  // and what the command still owes elsewhere (pmap's -w file) is written before it goes.
-  let stdoutClosed = false;
+  // and what the command still owes elsewhere (pmap's -w file) is written before it goes. Any
+  // other write error (`> /dev/full`) stops the work the same way, and exits 1 with the reason.
+  let stdoutFailed = 0;
+  // Set once the command's work has settled: from then on only the flush of stdout is left.
+  let settled = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (stdoutClosed) return;
-    if (err.code !== 'EPIPE') {
-      log(`cannot write output: ${err.message}`);
-      process.exit(1);
-    }
-    stdoutClosed = true;
+    if (stdoutFailed) return;
+    stdoutFailed = err.code === 'EPIPE' ? -1 : 1;
+    if (stdoutFailed === 1) log(`cannot write output: ${err.message}`);
     abort.abort();
-    setTimeout(() => process.exit(interrupted || (inputErrors > 0 ? 2 : 0)), 1000).unref();
+    const status = (): number => interrupted || (stdoutFailed === 1 ? 1 : inputErrors > 0 ? 2 : 0);
+    if (settled) process.exit(status());
+    setTimeout(() => process.exit(status()), 1000).unref();
   });
+  // A closed or failing stderr (`2> >(head -c1)`) must not crash the command or cost it its
+  // results: messages are best effort, stdout is what counts (issue 10 item 11).
+  process.stderr.on('error', () => undefined);
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) process.exit(interrupted);
     interrupted = signal === 'SIGINT' ? 130 : 143;
+    // Also when the work has already settled and only stdout is still flushing.
+    process.exitCode = interrupted;
     abort.abort();
-    // In-flight work gets a second to cancel and flush; then we go regardless.
-    setTimeout(() => process.exit(interrupted), 1000).unref();
+    // In-flight work gets a second to cancel and flush; then we go regardless. Once the work has
+    // settled, what is left is the flush of stdout to a slow reader: that is awaited, so a
+    // document's closing bracket is never cut off (a second signal still exits at once).
+    setTimeout(() => settled || process.exit(interrupted), 1000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -156,7 +167,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   const io: Io = {
     stdin: process.stdin,
     stdout: process.stdout,
-    records: new RecordWriter(process.stdout),
+    records: new RecordWriter(process.stdout, command.name),
     signal: abort.signal,
     verbose: false,
     ...(process.stderr.isTTY
@@ -176,12 +187,24 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
   };
 
   const finish = (code: number): void => {
+    settled = true;
     process.stderr.write(clearProgress());
     if (io.verbose) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       log(`${io.summary ? `${io.summary()}, ` : ''}elapsed ${seconds.toFixed(3)} s`);
     }
+    if (stdoutFailed === 1) code = 1;
     process.exitCode = interrupted || (code === 0 && inputErrors > 0 ? 2 : code);
+    // A closed stdout: nothing more can be written, and nothing else should keep `| head -1`
+    // waiting (sockets closing, stdin open) for the 1 s forced exit (issue 10 item 21).
+    if (stdoutFailed) process.exit(process.exitCode);
+    // Interrupted, the work has stopped but handles (stdin, sockets) may still hold the process:
+    // go as soon as stdout has handed everything to the kernel.
+    if (interrupted) {
+      const exit = (): never => process.exit(interrupted);
+      if (process.stdout.writableLength === 0 || process.stdout.destroyed) exit();
+      process.stdout.once('drain', exit).once('close', exit);
+    }
   };
 
   if (command.errorsAreResults && !process.env.PMAP_DEBUG) Error.stackTraceLimit = 0;

@@ -4,6 +4,9 @@
 import { Observable } from 'rxjs';
 import { echoRequest, parseIcmp } from './icmp.js';
 import { canonicalAddress, type Family } from './targets.js';
+import type { Probe, Target, TimingOptions, Verdict } from './timing/core.js';
+import { systemClock, TimingDriver, type Clock } from './timing/driver.js';
+import { TIMING_DEFAULTS } from './timing/flags.js';
 
 export interface IcmpSocketHandlers {
   /** A packet as the socket delivered it (IPv4: with its IP header) and who sent it. */
@@ -21,24 +24,14 @@ export interface IcmpSocket {
 /** Opens a socket for a family; throws (EPERM: "Operation not permitted") when it cannot. */
 export type OpenIcmpSocket = (family: Family, handlers: IcmpSocketHandlers) => IcmpSocket;
 
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export { systemClock, type Clock } from './timing/driver.js';
 
 export interface EchoOptions {
-  /** How long the first try waits for an answer. */
+  /** How long the first try waits for an answer (the raw engine: only until the first RTT sample). */
   timeoutMs: number;
-  /** Tries after the first one, when it went unanswered (with count 1 only, as fping's -r). */
+  /** Tries after the first one at most, when it went unanswered (with count 1 only, as fping's -r). */
   retries: number;
-  /** Each retry waits this many times longer than the try before (fping -B, default 1.5). */
+  /** The system-ping fallback only: each retry waits this many times longer (fping -B, default 1.5). */
   backoff: number;
   /** Echoes sent one after another; above 1 there are no retries and the record gets loss stats. */
   count: number;
@@ -57,24 +50,34 @@ export interface EchoResult {
   reason?: string;
 }
 
-type Outcome = { kind: 'reply'; rtt: number; ttl?: number } | { kind: 'timeout' } | { kind: 'error'; reason: string };
 
-interface PendingEcho {
+/** What an echo in flight needs: its family and address, and the sequences its tries used. */
+interface EchoTarget {
+  family: Family;
   ip: string;
-  sequence: number;
-  sentAt: number;
-  timer?: unknown;
-  settle(outcome: Outcome): void;
+  sequences: number[];
+  /** Sends the kernel refused for a full buffer (ENOBUFS, EAGAIN): tries given back, capped. */
+  refused: number;
+  done(verdict: Verdict<EchoAnswer>): void;
 }
+
+interface EchoAnswer {
+  ttl?: number;
+  reason?: string;
+}
+
+type EchoProbe = Probe<EchoTarget>;
 
 interface FamilySocket {
   socket: IcmpSocket;
-  pending: Map<number, PendingEcho>;
+  pending: Map<number, EchoProbe>;
   nextSequence: number;
 }
 
 // Local conditions worth a retry rather than a verdict: the send buffer was full (sendto(2)).
 const TRANSIENT_SEND_ERROR = /temporarily unavailable|no buffer space|EAGAIN|ENOBUFS/i;
+/** Sends of one echo the kernel may refuse for a full buffer before the probe fails. */
+const MAX_SEND_REFUSALS = 20;
 
 export interface EngineCounts {
   sent: number;
@@ -82,8 +85,13 @@ export interface EngineCounts {
   errors: number;
 }
 
+/**
+ * ICMP echo under the timing core: the core says when to send a try and how long to wait for it
+ * (lib/timing/core.ts); this class only puts echoes on the wire and matches what comes back.
+ */
 export class IcmpEngine {
   readonly counts: EngineCounts = { sent: 0, replies: 0, errors: 0 };
+  readonly timing: TimingDriver<EchoTarget, EchoAnswer>;
   private readonly sockets = new Map<Family, FamilySocket>();
   private closed = false;
 
@@ -92,57 +100,77 @@ export class IcmpEngine {
     /** Our echo identifier: replies and errors carrying another one belong to someone else. */
     readonly identifier: number = Math.floor(Math.random() * 0x10000),
     private readonly clock: Clock = systemClock,
-  ) {}
+    timing: Partial<TimingOptions> = {},
+  ) {
+    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing, awaitDeparture: true };
+    this.timing = new TimingDriver<EchoTarget, EchoAnswer>(
+      options,
+      {
+        send: (probe) => this.send(probe),
+        // A reply to the try that just timed out still counts until the host is settled, so its
+        // sequence stays known; older ones are let go (two per host keep -n 30000 within 16 bits).
+        expire: (probe) => {
+          const { family, sequences } = probe.target.payload;
+          while (sequences.length > 1) this.forget(family, sequences.shift()!);
+        },
+        settle: (target, verdict) => {
+          for (const sequence of target.payload.sequences) this.forget(target.payload.family, sequence);
+          target.payload.done(verdict);
+        },
+      },
+      clock,
+    );
+  }
 
   /** The socket of a family, opened on first use; throws what opening throws (EPERM without privilege). */
   open(family: Family): void {
     if (this.closed) throw new Error('the ICMP engine is closed');
     if (this.sockets.has(family)) return;
-    const entry: FamilySocket = {
-      pending: new Map(),
-      nextSequence: 0,
-      socket: this.openSocket(family, {
-        message: (packet, source) => this.receive(family, packet, source),
-        error: (err) => this.fail(family, err),
-      }),
-    };
-    this.sockets.set(family, entry);
+    // The handlers belong to this socket, not to the family: once it failed and a new one took
+    // its place, a late packet or error from the old one must not touch the new one's echoes.
+    const entry = { pending: new Map(), nextSequence: 0 } as Omit<FamilySocket, 'socket'> & { socket?: IcmpSocket };
+    entry.socket = this.openSocket(family, {
+      message: (packet, source) => {
+        if (this.sockets.get(family) === entry) this.receive(family, packet, source);
+      },
+      error: (err) => {
+        if (this.sockets.get(family) === entry) this.fail(family, err);
+      },
+    });
+    this.sockets.set(family, entry as FamilySocket);
   }
 
   /**
-   * Probe one address: echo after echo until one answers (count 1, with retries) or `count` were
-   * sent. Emits one result and completes; unsubscribing forgets the echo in flight.
+   * Probe one address: tries until one answers (count 1: as many as the timing core allows) or
+   * `count` echoes of one try each. Emits one result and completes; unsubscribing forgets it.
    */
-  probe(ip: string, family: Family, options: EchoOptions): Observable<EchoResult> {
+  probe(ip: string, family: Family, options: Pick<EchoOptions, 'count'>): Observable<EchoResult> {
     return new Observable<EchoResult>((subscriber) => {
       const result: EchoResult = { rtts: [], sent: 0 };
       let echoes = 0;
-      let tries = 0;
-      let current: PendingEcho | undefined;
+      let current: Target<EchoTarget> | undefined;
       const next = (): void => {
-        const waitMs = options.count === 1 ? options.timeoutMs * options.backoff ** tries : options.timeoutMs;
-        result.sent++;
         try {
-          current = this.send(family, ip, waitMs, settled);
+          this.open(family);
         } catch (err) {
-          settled({ kind: 'error', reason: (err as Error).message });
+          result.sent++;
+          return settled({ kind: 'error', tries: 1, data: { reason: (err as Error).message } });
         }
+        const payload: EchoTarget = { family, ip, sequences: [], refused: 0, done: (verdict) => settled(verdict) };
+        current = this.timing.core.add(ip, payload, this.clock.now(), options.count > 1 ? 1 : undefined);
+        this.timing.kick();
       };
-      const settled = (outcome: Outcome): void => {
+      const settled = (verdict: Verdict<EchoAnswer>): void => {
         current = undefined;
-        if (outcome.kind === 'timeout' && options.count === 1 && tries < options.retries) {
-          tries++;
-          next();
-          return;
-        }
         echoes++;
-        if (outcome.kind === 'reply') {
-          result.rtts.push(outcome.rtt);
-          if (outcome.ttl !== undefined) result.ttl = outcome.ttl;
+        result.sent += verdict.tries;
+        if (verdict.kind === 'answer') {
+          result.rtts.push(verdict.rtt);
+          if (verdict.data.ttl !== undefined) result.ttl = verdict.data.ttl;
         }
         // An ICMP error is an answer: the host (or the way to it) is not there, no use asking again.
-        if (outcome.kind === 'error') result.reason = outcome.reason;
-        if (echoes >= options.count || outcome.kind === 'error') {
+        if (verdict.kind === 'error') result.reason = verdict.data.reason ?? 'error';
+        if (echoes >= options.count || verdict.kind === 'error') {
           subscriber.next(result);
           subscriber.complete();
         } else {
@@ -151,38 +179,55 @@ export class IcmpEngine {
       };
       next();
       return () => {
-        if (current) this.forget(family, current);
+        if (!current) return;
+        for (const sequence of current.payload.sequences) this.forget(family, sequence);
+        this.timing.core.cancel(current, this.clock.now());
+        this.timing.kick();
       };
     });
   }
 
   close(): void {
     this.closed = true;
+    this.timing.stop();
     for (const [family, entry] of this.sockets) {
-      for (const pending of entry.pending.values()) this.clock.clearTimeout(pending.timer);
       entry.pending.clear();
       entry.socket.close();
       this.sockets.delete(family);
     }
   }
 
-  private send(family: Family, ip: string, waitMs: number, settle: (outcome: Outcome) => void): PendingEcho {
-    this.open(family);
-    const entry = this.sockets.get(family)!;
-    const sequence = this.freeSequence(entry);
-    const pending: PendingEcho = { ip, sequence, sentAt: this.clock.now(), settle };
-    entry.pending.set(sequence, pending);
+  private send(probe: EchoProbe): void {
+    const { family, ip } = probe.target.payload;
+    const entry = this.sockets.get(family);
+    if (!entry) {
+      this.timing.core.error(probe, this.clock.now(), { reason: 'socket closed' });
+      return;
+    }
+    let sequence: number;
+    try {
+      sequence = this.freeSequence(entry);
+    } catch (err) {
+      this.timing.core.error(probe, this.clock.now(), { reason: (err as Error).message });
+      return;
+    }
+    entry.pending.set(sequence, probe);
+    probe.target.payload.sequences.push(sequence);
     this.counts.sent++;
     entry.socket.send(echoRequest(family, this.identifier, sequence), ip, (err) => {
-      if (entry.pending.get(sequence) !== pending) return;
-      pending.sentAt = this.clock.now();
-      if (err && !TRANSIENT_SEND_ERROR.test(err.message)) {
-        this.settle(entry, pending, { kind: 'error', reason: `send failed: ${err.message}` });
-        return;
+      if (entry.pending.get(sequence) !== probe) return;
+      if (!err) {
+        this.timing.core.departed(probe, this.clock.now());
+        return this.timing.kick();
       }
-      pending.timer = this.clock.setTimeout(() => this.settle(entry, pending, { kind: 'timeout' }), waitMs);
+      if (TRANSIENT_SEND_ERROR.test(err.message) && ++probe.target.payload.refused <= MAX_SEND_REFUSALS) {
+        // The echo never left (the send buffer was full): the core gives the try back uncounted
+        // and pauses (#10 item 20). Capped, so a buffer that never drains ends as a send failure.
+        entry.pending.delete(sequence);
+        this.timing.core.unsent(probe, this.clock.now());
+      } else this.timing.core.error(probe, this.clock.now(), { reason: `send failed: ${err.message}` });
+      this.timing.kick();
     });
-    return pending;
   }
 
   /**
@@ -198,37 +243,29 @@ export class IcmpEngine {
     throw new Error('more than 65536 echo requests in flight');
   }
 
-  private settle(entry: FamilySocket, pending: PendingEcho, outcome: Outcome): void {
-    entry.pending.delete(pending.sequence);
-    this.clock.clearTimeout(pending.timer);
-    pending.settle(outcome);
-  }
-
-  private forget(family: Family, pending: PendingEcho): void {
-    const entry = this.sockets.get(family);
-    if (entry?.pending.get(pending.sequence) !== pending) return;
-    entry.pending.delete(pending.sequence);
-    this.clock.clearTimeout(pending.timer);
+  private forget(family: Family, sequence: number): void {
+    this.sockets.get(family)?.pending.delete(sequence);
   }
 
   private receive(family: Family, packet: Buffer, source: string): void {
     const entry = this.sockets.get(family);
     const message = entry && parseIcmp(family, packet, source);
     if (!entry || !message || message.identifier !== this.identifier) return;
-    const pending = entry.pending.get(message.sequence);
-    if (!pending) return;
+    const probe = entry.pending.get(message.sequence);
+    if (!probe) return;
+    const { ip } = probe.target.payload;
+    const now = this.clock.now();
     if (message.kind === 'reply') {
       const from = family === 4 ? message.source : canonicalAddress(message.source);
-      if (from !== pending.ip) return;
+      if (from !== ip) return;
       this.counts.replies++;
-      const reply: Outcome = { kind: 'reply', rtt: this.clock.now() - pending.sentAt };
-      if (message.ttl !== undefined) reply.ttl = message.ttl;
-      this.settle(entry, pending, reply);
+      this.timing.core.answer(probe, now, message.ttl === undefined ? {} : { ttl: message.ttl });
     } else {
-      if (message.target !== pending.ip) return;
+      if (message.target !== ip) return;
       this.counts.errors++;
-      this.settle(entry, pending, { kind: 'error', reason: message.reason });
+      this.timing.core.error(probe, now, { reason: message.reason });
     }
+    this.timing.kick();
   }
 
   /** The socket failed: every echo in flight on it gets the error; the next probe reopens it. */
@@ -236,8 +273,15 @@ export class IcmpEngine {
     const entry = this.sockets.get(family);
     if (!entry) return;
     this.sockets.delete(family);
-    for (const pending of [...entry.pending.values()]) {
-      this.settle(entry, pending, { kind: 'error', reason: `socket failed: ${err.message}` });
+    try {
+      entry.socket.close();
+    } catch {
+      // already closed by its failure
     }
+    const now = this.clock.now();
+    for (const probe of [...entry.pending.values()]) {
+      this.timing.core.error(probe, now, { reason: `socket failed: ${err.message}` });
+    }
+    this.timing.kick();
   }
 }

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Observable } from 'rxjs';
-import type { Rec } from './records.js';
+import { keepEarlier, type Rec } from './records.js';
 
 /** Resolves when the stream has room: at once, or when it drains or closes (a closed one never drains). */
 export function drained(stream: Writable): Promise<void> {
@@ -14,6 +14,15 @@ export function drained(stream: Writable): Promise<void> {
     stream.on('drain', done);
     stream.on('close', done);
   });
+}
+
+/**
+ * One turn of the event loop. A write to a file or /dev/null completes synchronously and never
+ * asks for 'drain', so a loop that only awaits drained() would never let a signal handler run
+ * (issue 10 item 1: `iprange 0.0.0.0/0 > /dev/null` ignored Ctrl-C).
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 const BATCH_BYTES = 1 << 16;
@@ -57,10 +66,20 @@ export class LineBatcher {
   }
 }
 
-/** NDJSON out, one record a line, honouring the stream's backpressure. */
+/**
+ * NDJSON out, one record a line, honouring the stream's backpressure. `stage` (a command's name,
+ * `tcpprobe` -> `tcp`) names the fields kept beside an earlier stage's (records.ts keepEarlier).
+ */
 export class RecordWriter extends LineBatcher {
+  private readonly stage: string;
+
+  constructor(stream: Writable, stage = '') {
+    super(stream);
+    this.stage = stage.replace(/probe$/, '');
+  }
+
   write(record: Rec): void {
-    this.push(`${JSON.stringify(record)}\n`);
+    this.push(`${JSON.stringify(this.stage ? keepEarlier(record, this.stage) : record)}\n`);
   }
 }
 

@@ -3,6 +3,7 @@
 // result records merged back. The shards run the very code the single-loop mode runs; only the
 // plumbing differs, so every mode gives the same records.
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { Observable } from 'rxjs';
@@ -32,6 +33,12 @@ export interface ShardOptions {
 /**
  * Deal `items` to the shards made by `makeShard`, always to the one with room (the least busy), and
  * merge their output. Unsubscribing kills every shard.
+ *
+ * A shard that dies (a worker's uncaught error, a child killed by a signal or exiting non-zero) is
+ * an error, never a silent success: the others are dealt the rest and finish, every record they
+ * found is passed on, and then the Observable errors saying which shard died and why, so the
+ * command exits 1 (issue 10 item 16). What the dead shard had taken and not answered is lost, and
+ * the error says so.
  */
 function dealAcross(
   items: AsyncIterable<Rec> | Iterable<Rec>,
@@ -40,23 +47,44 @@ function dealAcross(
 ): Observable<Rec> {
   return new Observable<Rec>((subscriber) => {
     const shards = Array.from({ length: options.shards }, () => makeShard((record) => subscriber.next(record)));
-    // A shard killed on unsubscribe fails its `done`, which nobody awaits any more.
-    for (const shard of shards) shard.done.catch(() => undefined);
+    const failures: (string | undefined)[] = shards.map(() => undefined);
+    // A full shard's pending ready(), cached so waiting on it again adds no listener; a dead
+    // shard's is settled at once so a dealer waiting on it moves on.
+    const full: (Promise<number> | undefined)[] = shards.map(() => undefined);
+    let wakeDealer: (() => void) | null = null;
+    const settled = shards.map((shard, k) =>
+      shard.done.then(
+        () => undefined,
+        (err: unknown) => {
+          failures[k] = err instanceof Error ? err.message : String(err);
+          full[k] = undefined;
+          wakeDealer?.();
+        },
+      ),
+    );
+    const alive = (k: number): boolean => failures[k] === undefined;
     let stopped = false;
     const deal = async (): Promise<void> => {
-      // A full shard's pending ready(), cached so waiting on it again adds no listener.
-      const full: (Promise<number> | undefined)[] = shards.map(() => undefined);
       let turn = 0;
       for await (const item of items as AsyncIterable<Rec>) {
         if (stopped) return;
         const wait = options.ready?.();
         if (wait) await wait;
-        // Round robin over the shards with room; when all are full, wait for the first to drain.
+        // Round robin over the live shards with room; when all are full, wait for the first to drain or die.
         let index = -1;
-        for (let k = 0; k < shards.length && index < 0; k++) {
-          if (!full[(turn + k) % shards.length]) index = (turn + k) % shards.length;
+        while (index < 0) {
+          if (shards.every((_, k) => !alive(k))) return;
+          for (let k = 0; k < shards.length && index < 0; k++) {
+            const at = (turn + k) % shards.length;
+            if (alive(at) && !full[at]) index = at;
+          }
+          if (index < 0) {
+            const died = new Promise<number>((resolve) => (wakeDealer = () => resolve(-1)));
+            index = await Promise.race([...(full.filter(Boolean) as Promise<number>[]), died]);
+            wakeDealer = null;
+            if (index >= 0 && !alive(index)) index = -1;
+          }
         }
-        if (index < 0) index = await Promise.race(full as Promise<number>[]);
         turn = index + 1;
         const shard = shards[index] as Shard;
         if (!shard.send(item)) {
@@ -67,13 +95,16 @@ function dealAcross(
           });
         }
       }
-      for (const shard of shards) shard.end();
-      await Promise.all(shards.map((shard) => shard.done));
+      for (const [k, shard] of shards.entries()) if (alive(k)) shard.end();
     };
     deal().then(
-      () => {
+      async () => {
+        await Promise.all(settled);
+        if (stopped) return;
         stopped = true;
-        subscriber.complete();
+        const dead = failures.flatMap((why, k) => (why === undefined ? [] : [`shard ${k + 1}: ${why}`]));
+        if (dead.length === 0) subscriber.complete();
+        else subscriber.error(new Error(`${dead.length} of ${shards.length} shards died, and the work they held is missing (${dead.join('; ')})`));
       },
       (err: unknown) => {
         stopped = true;
@@ -102,18 +133,34 @@ export function inProcesses(
   return dealAcross(items, options, (emit) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let failure: Error | null = null;
+    let killed = false;
+    let badLines = 0;
     child.on('error', (err) => (failure = err));
     child.stdin.on('error', () => undefined);
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => options.onLog?.(line));
     const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
     lines.on('line', (line) => {
-      if (line.trim() !== '') emit(JSON.parse(line) as Rec);
+      if (line.trim() === '') return;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        record = undefined;
+      }
+      // A line that is not a record is the child's fault: counted against it, the rest kept.
+      if (typeof record === 'object' && record !== null && !Array.isArray(record)) emit(record as Rec);
+      else badLines++;
     });
+    const name = basename(command);
     const done = new Promise<void>((resolve, reject) => {
       child.on('close', (code, signal) => {
         if (failure) reject(failure);
-        else if (code === 0 || code === 130 || code === 143 || signal) resolve();
-        else reject(new Error(`${command} exited with status ${code}`));
+        // Only a stop we asked for is a success; a signal from elsewhere (the OOM killer) is a death.
+        else if (killed && (signal || code === 130 || code === 143)) resolve();
+        else if (signal) reject(new Error(`${name} was killed by ${signal}`));
+        else if (code !== 0) reject(new Error(`${name} exited with status ${code}`));
+        else if (badLines > 0) reject(new Error(`${name} wrote ${badLines} line(s) that are not JSON records`));
+        else resolve();
       });
     });
     const input = new LineBatcher(child.stdin);
@@ -127,7 +174,10 @@ export function inProcesses(
         input.flush();
         child.stdin.end();
       },
-      kill: () => child.kill('SIGTERM'),
+      kill: () => {
+        killed = true;
+        child.kill('SIGTERM');
+      },
       done,
     };
   });
@@ -149,7 +199,9 @@ export type ToWorker = { type: 'items'; items: Rec[] } | { type: 'end' };
 export type FromWorker =
   | { type: 'records'; records: Rec[] }
   | { type: 'pulled'; count: number }
-  | { type: 'log'; line: string };
+  | { type: 'log'; line: string }
+  /** Sent last, once the probe completed: a worker that exits without it died. */
+  | { type: 'finished' };
 
 /** How many work records may wait in a worker's queue before the dealer waits. */
 const WORKER_WINDOW = 1024;
@@ -171,8 +223,11 @@ export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: Worker
       worker.postMessage({ type: 'items', items: batch } satisfies ToWorker);
       batch = [];
     };
+    let finished = false;
+    let killed = false;
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'records') for (const record of message.records) emit(record);
+      else if (message.type === 'finished') finished = true;
       else if (message.type === 'log') options.onLog?.(message.line);
       else {
         outstanding -= message.count;
@@ -184,9 +239,17 @@ export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: Worker
         }
       }
     });
+    let failure: Error | null = null;
+    worker.on('error', (err) => (failure ??= err));
     const done = new Promise<void>((resolve, reject) => {
-      worker.on('error', reject);
-      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`probe worker exited with status ${code}`))));
+      worker.on('exit', (code) => {
+        // A dealer waiting for this worker's room must not wait for ever (issue 10 item 16).
+        for (const wake of waiters) wake();
+        waiters = [];
+        if (killed || (finished && code === 0 && !failure)) resolve();
+        else if (failure) reject(new Error(`probe worker failed: ${failure.message}`));
+        else reject(new Error(`probe worker exited with status ${code} before finishing its share`));
+      });
     });
     return {
       send: (item) => {
@@ -203,7 +266,10 @@ export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: Worker
         flush();
         worker.postMessage({ type: 'end' } satisfies ToWorker);
       },
-      kill: () => void worker.terminate(),
+      kill: () => {
+        killed = true;
+        void worker.terminate();
+      },
       done,
     };
   });

@@ -8,19 +8,18 @@ import { loadAddon } from './native/addon.js';
 import { NativeIcmpProber } from './native/icmp.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
 import { pullMerge } from './pool.js';
-import type { Rec, Target } from './records.js';
+import { withInput, type Rec, type Target } from './records.js';
 import { familyOf, type Family } from './targets.js';
+import { timingSummary } from './timing/core.js';
+import { systemClock } from './timing/driver.js';
+import { coreOptions, type TimingFields } from './timing/flags.js';
 
 /** Echoes one socket can have in flight: ICMP sequence numbers are 16 bits (RFC 792). */
 export const MAX_PINGS_IN_FLIGHT = 65535;
 
-export interface PingOptions {
+export interface PingOptions extends TimingFields {
   /** Probes in flight (-n). */
   concurrency: number;
-  /** Wait for the first try (-t), ms. */
-  timeoutMs: number;
-  /** Tries after the first (-r). */
-  retries: number;
   /** Echoes per host (-c); above 1 the record carries sent/received/loss and min/avg/max rtt. */
   count: number;
   /** Emit silent and unreachable hosts too (--all). */
@@ -29,7 +28,7 @@ export interface PingOptions {
   ordered?: boolean;
   /** Retry backoff factor (fping -B); 1.5 by default. */
   backoff?: number;
-  /** Raw sockets through: the addon's thread (native) or @neuralegion/raw-socket (raw); default: native when it loads. */
+  /** Raw sockets through: the addon's thread (native, fixed timing) or @neuralegion/raw-socket (raw, the default, under the timing core). */
   engine?: 'native' | 'raw' | undefined;
   /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
   method?: 'auto' | 'raw' | 'ping';
@@ -48,9 +47,11 @@ export interface PingStats {
   alive: number;
   /** Echo requests sent, retries included. */
   sent: number;
+  /** The timing core's final estimate, tries and loss, for -v (raw sockets only). */
+  timing?: () => string;
 }
 
-/** `--engine native|raw` (the last one given), or undefined: the addon's engine when it loads. */
+/** `--engine native|raw` (the last one given), or undefined: raw sockets under the timing core. */
 export function pingEngine(value: unknown): 'native' | 'raw' | undefined {
   if (value === undefined) return undefined;
   const name = String(Array.isArray(value) ? value[value.length - 1] : value);
@@ -65,6 +66,9 @@ export class PrivilegeError extends Error {
 
 interface Prober {
   method: 'native' | 'raw' | 'ping';
+  /** Hosts worked on at once: the timing core's limit plus room for hosts waiting on its bench. */
+  slots: number;
+  timing?: () => string;
   probe(ip: string, family: Family, options: EchoOptions): Observable<EchoResult>;
   close(): void;
 }
@@ -86,7 +90,8 @@ export function pingSweep(
   const stats: PingStats = { hosts: 0, alive: 0, sent: 0 };
   const echo: EchoOptions = {
     timeoutMs: options.timeoutMs,
-    retries: options.retries,
+    // The ping binary has no loss measure: one retransmission, as the core allows before it sees loss.
+    retries: Math.min(options.retries, 1),
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     count: options.count,
   };
@@ -103,6 +108,7 @@ export function pingSweep(
       (chosen) => {
         prober = chosen;
         stats.method = chosen.method;
+        if (chosen.timing) stats.timing = chosen.timing;
         if (stopped) return chosen.close();
         const probeTarget = (target: Target): Observable<Rec> =>
           new Observable<Rec>((inner) => {
@@ -119,7 +125,7 @@ export function pingSweep(
               complete: () => inner.complete(),
             });
           });
-        sweep = pullMerge(targets, options.concurrency, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
+        sweep = pullMerge(targets, chosen.slots, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
           next: (record) => subscriber.next(record),
           error: (err: unknown) => {
             close();
@@ -148,7 +154,7 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
  */
 export function hostRecord(target: Target, result: EchoResult, count: number): Rec {
   const alive = result.rtts.length > 0;
-  const record: Rec = { ...target, ip: target.ip, alive };
+  const record: Rec = withInput({ ...target, ip: target.ip, alive }, target);
   // What an earlier sweep said about this host is replaced, not mixed with what this one found.
   for (const key of PROBE_FIELDS) delete record[key];
   const rtts = result.rtts.map(round);
@@ -169,19 +175,35 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
 async function chooseProber(options: PingOptions): Promise<Prober> {
   const method = options.method ?? 'auto';
   let why = '';
-  // The addon's engine first (unless --engine raw); not built, the raw-socket addon is next.
-  const loaded = method === 'ping' || options.loadSocket || options.engine === 'raw' ? undefined : loadAddon();
+  // The addon's engine only when asked for (--engine native): it does not follow the timing core yet.
+  const loaded = method === 'ping' || options.loadSocket || options.engine !== 'native' ? undefined : loadAddon();
   if (options.engine === 'native' && loaded && 'error' in loaded) throw new Error(`--engine native: ${loaded.error}`);
   const tried: 'native' | 'raw' | undefined = loaded && 'addon' in loaded ? 'native' : method === 'ping' ? undefined : 'raw';
   if (tried) {
     try {
       if (tried === 'native' && loaded && 'addon' in loaded) {
         const native = NativeIcmpProber.open(loaded.addon);
-        return { method: 'native', probe: (ip, family, echo) => native.probe(ip, family, echo), close: () => native.close() };
+        return {
+          method: 'native',
+          slots: options.concurrency,
+          // Not under the timing core yet: each echo waits a fixed -t (fping's backoff on the retry).
+          timing: () => `timing: fixed (native engine): timeout ${options.timeoutMs} ms per echo, at most 1 retry; ${native.counts.sent} echoes sent`,
+          probe: (ip, family, echo) => native.probe(ip, family, echo),
+          close: () => native.close(),
+        };
       }
-      const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)());
+      const timing = coreOptions(options, options.concurrency);
+      const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)(), undefined, systemClock, timing);
       engine.open(4);
-      return { method: 'raw', probe: (ip, family, echo) => engine.probe(ip, family, echo), close: () => engine.close() };
+      return {
+        method: 'raw',
+        // Room for as many hosts again on the bench and as many queued, within the 16-bit sequence
+        // space (two sequences per host).
+        slots: Math.min(3 * options.concurrency, 30000),
+        timing: () => timingSummary(engine.timing.core as never),
+        probe: (ip, family, echo) => engine.probe(ip, family, echo),
+        close: () => engine.close(),
+      };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (method === 'raw') throw new PrivilegeError(`cannot open a raw ICMP socket: ${message}; ${GRANT_HINT}`);
@@ -196,5 +218,5 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
     throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${GRANT_HINT}`);
   }
   if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
-  return { method: 'ping', probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
+  return { method: 'ping', slots: options.concurrency, probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
 }

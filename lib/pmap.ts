@@ -1,62 +1,87 @@
 // pmap, the front end: the classic "ping a range / scan a host" jobs in one command, built from
 // the same probes as the filters. -m picks how they run: one event loop, worker threads, or
 // child filter processes; the records, and so the output, are the same in each.
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
-import { filter, tap, type Observable } from 'rxjs';
+import { filter, identity, tap, type Observable } from 'rxjs';
+import { discoverThenScan } from './discovery/stage.js';
 import { HostGroups } from './document.js';
-import { lastValue, positiveInt, UsageError, type Io } from './frame.js';
+import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
 import { inProcesses, inThreads } from './parallel.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
-import { targetsOf, type Rec, type Target } from './records.js';
+import type { Rec, Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
+import { ScanFile } from './scan-file.js';
 import { ServiceNames } from './services.js';
+import { defaultStylesheet } from './out/xml.js';
+import { openScanXml } from './out/xml-file.js';
+import { scanProgress } from './progress.js';
 import { openFileLimit } from './tcpprobe.js';
-import { nativeIcmpUsable } from './native/icmp.js';
-import { parseSpec, rangeSize, type AddressRange } from './targets.js';
+import { SVC_DEFAULTS, withServices } from './svc/svcprobe.js';
+import { checkListFile, parseTargetSpec } from './targets/input.js';
+import { pmapTargets } from './targets/pmap-targets.js';
+import { concurrencyFromArgs, timingArgs, timingFromArgs, type TimingFields } from './timing/flags.js';
 
 export type Kind = 'ping' | 'tcp';
 export type Mode = 'async' | 'thread' | 'proc';
 
 export interface PmapOptions {
   kind: Kind;
+  /** The targets as given (positional and -ip), for the -w file. */
   spec: string;
-  ranges: AddressRange[];
+  specs: string[];
+  /** -iL files ('-' for stdin). */
+  listFiles: string[];
+  /** The target flags (-x, --excludefile, -4/-6, -R, --resolve-timeout), read when the scan starts. */
+  targetArgs: minimist.ParsedArgs;
   concurrency: number;
   mode: Mode;
   portsSpec: string;
   ports: number[];
+  /** --top-ports/-F: ports in popularity order, not shuffled. */
+  rankedPorts: boolean;
   timeoutMs: number;
   retries: number;
+  /** -t -r --min-rtt --max-rtt --rate -T, as the probes take them. */
+  timing: TimingFields;
   count: number;
   all: boolean;
   json: boolean;
   file?: string;
+  /** --fail: exit 1 on a negative result (a host down, no port open), fping's convention. */
+  fail?: boolean;
+  /** -oX FILE: the nmap-style XML document (lib/out/xml.ts). */
+  xmlFile?: string;
   /** Workers or child processes for -m thread|proc. */
   shards: number;
+  /** -sV: what listens on each open port (svcprobe's engine), shown in a VERSION column. */
+  versions?: boolean;
+  /** -Pn: no host discovery before a tcp scan of several addresses. */
+  skipDiscovery?: boolean;
 }
 
 /**
  * The seed spells the target flag `-ip`, which getopt-style parsers read as `-i -p`: make it the
- * long option before minimist sees it (`-ip X`, `-ip=X`).
+ * long option before minimist sees it (`-ip X`, `-ip=X`); the same for nmap's `-oX FILE`.
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => (arg === '-ip' || arg.startsWith('-ip=') ? `-${arg}` : arg));
+  // nmap's -oX FILE, -sV, -Pn likewise: one flag each, not -o -X, -s -V, -P -n; and -iL FILE.
+  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' || arg === '-Pn' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
 
 function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values: readonly T[], fallback?: T): T {
-  const value = lastValue(args, flag) ?? '';
-  if (value === '' && fallback) return fallback;
-  if (value === '') throw new UsageError(`missing -${flag} ${values.join('|')}`);
+  const given = [...new Set(allValues(args, flag))];
+  // #10 item 18: `-f tcp -f ping` is two jobs, not the last one; `-m ''` is no mode, not the default.
+  if (given.length > 1) throw new UsageError(`-${flag} given twice ("${given[0]}" and "${given[1]}"): pick one`);
+  if (given.length === 0 && fallback) return fallback;
+  if (given.length === 0) throw new UsageError(`missing -${flag} ${values.join('|')}`);
+  const value = given[0] ?? '';
   if (!(values as readonly string[]).includes(value)) throw new UsageError(`-${flag} must be ${orList(values)}, not "${value}"`);
   return value as T;
 }
@@ -64,24 +89,41 @@ function oneOf<T extends string>(args: minimist.ParsedArgs, flag: string, values
 /** Flags to options, every mistake a UsageError naming the flag (exit 2). */
 export function pmapOptions(args: minimist.ParsedArgs, shards = availableParallelism()): PmapOptions {
   const kind = oneOf<Kind>(args, 'f', ['ping', 'tcp']);
-  const spec = lastValue(args, 'ip') ?? '';
-  if (spec === '') throw new UsageError('missing -ip SPEC (an address, range, CIDR or list)');
-  const portsSpec = lastValue(args, 'p') ?? DEFAULT_PORTS;
+  const mode = oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async');
+  // Positional targets and every -ip add up, as nmap's do; -iL files too.
+  const specs = [...allValues(args, 'ip'), ...args._.map(String)];
+  const listFiles = allValues(args, 'iL');
+  if (specs.length === 0 && listFiles.length === 0) throw new UsageError('missing -ip SPEC (an address, range, CIDR, list or host name)');
+  for (const spec of specs) parseTargetSpec(spec);
+  for (const file of listFiles) checkListFile('-iL', file);
+  // Repeated -p adds up; --top-ports N and -F (top 100) rank the ports, tried most popular first.
+  const { ports, spec: portsSpec, ranked: rankedPorts } = portsFromArgs(args);
+  const timing = timingFromArgs(args);
   const options: PmapOptions = {
     kind,
-    spec,
-    ranges: parseSpec(spec),
-    concurrency: positiveInt(args, 'n'),
-    mode: oneOf<Mode>(args, 'm', ['async', 'thread', 'proc'], 'async'),
+    spec: [...specs, ...listFiles.map((file) => `-iL ${file}`)].join(' '),
+    specs,
+    listFiles,
+    targetArgs: args,
+    concurrency: concurrencyFromArgs(args, 100, timing),
+    mode,
     portsSpec,
-    ports: parsePorts(portsSpec),
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    ports,
+    rankedPorts,
+    timeoutMs: timing.timing.timeoutMs,
+    retries: timing.timing.retries,
+    timing: timing.timing,
     count: positiveInt(args, 'c'),
     all: Boolean(args.all),
     json: Boolean(args.json),
+    fail: Boolean(args.fail),
     shards: Math.max(1, shards),
+    skipDiscovery: Boolean(args.Pn),
   };
+  if (args.sV) {
+    if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
+    options.versions = true;
+  }
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
   }
@@ -90,90 +132,54 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     if (file === '') throw new UsageError('missing FILE after -w');
     options.file = file;
   }
+  if (args.oX !== undefined) {
+    const xmlFile = lastValue(args, 'oX') ?? '';
+    if (xmlFile === '') throw new UsageError('missing FILE after -oX');
+    options.xmlFile = xmlFile;
+  }
   return options;
-}
-
-/** The JSON file: written whole to a temporary name and renamed, so it is never half a document. */
-export class ScanFile {
-  constructor(readonly path: string) {}
-
-  /** Fail before the scan, not after it, when the file cannot be written. */
-  check(): void {
-    let isDirectory = this.path.endsWith('/');
-    try {
-      isDirectory ||= statSync(this.path).isDirectory();
-    } catch {
-      // Not there yet: the usual case.
-    }
-    if (isDirectory) throw new UsageError(`cannot write -w ${this.path}: it is a directory`);
-    const probe = this.temporary();
-    try {
-      closeSync(openSync(probe, 'w'));
-      unlinkSync(probe);
-    } catch (err) {
-      throw new UsageError(`cannot write -w ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-
-  save(document: unknown): void {
-    const temporary = this.temporary();
-    try {
-      writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`);
-      renameSync(temporary, this.path);
-    } catch (err) {
-      rmSync(temporary, { force: true });
-      throw err;
-    }
-  }
-
-  private temporary(): string {
-    return join(dirname(this.path), `.${basename(this.path)}.${randomBytes(4).toString('hex')}.tmp`);
-  }
-}
-
-/** Every (host, port) pair as a work record, ports shuffled per host, for dealing to shards. */
-function* portWork(targets: Iterable<Target>, ports: readonly number[]): Generator<Target> {
-  for (const target of targets) for (const port of shuffled(ports)) yield { ip: target.ip, port };
 }
 
 const BIN = (name: string): string => fileURLToPath(new URL(`../../bin/${name}`, import.meta.url));
 
 /** The probe stage as the chosen mode runs it; every record (closed, filtered, down too) comes out. */
-function probeRecords(options: PmapOptions, ready: () => Promise<void> | undefined, log: (line: string) => void): Observable<Rec> {
-  const targets = targetsOf(options.ranges);
+function probeRecords(
+  options: PmapOptions,
+  targets: Iterable<Target> | AsyncIterable<Target>,
+  ready: () => Promise<void> | undefined,
+  log: (line: string) => void,
+  timing?: (summary: () => string) => void,
+): Observable<Rec> {
   // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
-  const tcp: TcpWork = { ports: options.ports, concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, fdLimit };
-  const ping: PingWork = { concurrency: options.concurrency, timeoutMs: options.timeoutMs, retries: options.retries, count: options.count };
-  // The addon's ICMP engine is context-aware: each worker thread opens its own raw sockets.
-  const pingThreads = options.mode === 'thread' && options.kind === 'ping' && nativeIcmpUsable();
-  if (options.mode === 'thread' && options.kind === 'ping' && !pingThreads) {
+  const tcp: TcpWork = { ...options.timing, ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, fdLimit };
+  const ping: PingWork = { ...options.timing, concurrency: options.concurrency, count: options.count };
+  if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
     // "Module did not self-register", and in a lone worker its socket never delivers a reply.
     log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
   }
-  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread' && !pingThreads) {
-    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log) : pingRecords(targets, ping, ready, log);
+  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
+    return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log, timing) : pingRecords(targets, ping, ready, log, timing);
   }
 
-  const work = options.kind === 'tcp' ? portWork(targets, options.ports) : targets;
+  // Each host goes whole to one shard, which tries all its ports: a host dealt out port by port got
+  // one view per shard (one host counted as "2 hosts unreachable", issue 10 item 17).
+  const work = targets;
   // Every shard says the same things (the fallback notice, the fd clamp): pass each on once.
   const said = new Set<string>();
   const onLog = (line: string): void => {
     if (!said.has(line)) said.add(line), log(line);
   };
   const shardOptions = { shards: options.shards, ready, onLog };
-  if (options.mode === 'thread' && options.kind === 'ping') {
-    return inThreads(work, { module: PROBES_MODULE, entry: 'pingRecords', options: { ...ping, concurrency: perShard } }, shardOptions);
-  }
   if (options.mode === 'thread') {
     // Only tcp gets here (see above). Threads share the process's descriptor table: each gets its
     // share of the limit.
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
     return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }
-  const common = ['-n', String(perShard), '-t', String(options.timeoutMs), '-r', String(options.retries), '--all'];
+  const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
   return options.kind === 'tcp'
     ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);
@@ -188,25 +194,57 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
   const file = options.file === undefined ? null : new ScanFile(options.file);
   file?.check();
   const started = new Date();
-  const tally = new Tally();
+  const xml = options.xmlFile === undefined ? null : openScanXml(options.xmlFile, {
+    command: ['pmap', ...context.argv].join(' '),
+    all: options.all,
+    start: started,
+    options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
+    ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
+  });
+  const tally = new Tally(options.kind === 'ping');
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
-  const report = new TerminalReport(io.stdout, { colour: context.colour, services: new ServiceNames(), beforeLine: () => io.clearProgress() });
-  const addresses = options.ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
-  const expected = Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
+  const report = new TerminalReport(io.stdout, {
+    colour: context.colour,
+    services: new ServiceNames(),
+    beforeLine: () => io.clearProgress(),
+    ...(options.kind === 'tcp' && !options.json ? { portsPerHost: options.ports.length } : {}),
+    ...(io.verbose ? { discovered: io.log } : {}),
+    versions: Boolean(options.versions),
+  });
+  const targets = await pmapTargets(options, io);
+  const addresses = targets.addresses;
+  // Unknown (a name, an -iL file) until they are read: then the count has no total.
+  const total = addresses === null ? undefined : Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
+  const expected = total === undefined ? '' : `/${total}`;
   const counts = (): string =>
     options.kind === 'tcp'
-      ? `${tally.totals.ports}/${expected} ports, ${tally.totals.open} open`
-      : `${tally.totals.hosts}/${expected} hosts, ${tally.totals.up} up`;
-  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}`;
+      ? `${tally.totals.ports}${expected} ports, ${tally.totals.open} open`
+      : `${tally.totals.hosts}${expected} hosts, ${tally.totals.up} up`;
+  let timing: (() => string) | undefined;
+  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const progress = io.progress;
-  const ticker = progress ? setInterval(() => progress(counts()), 250) : undefined;
-  const results = probeRecords(options, () => io.records.ready(), io.log).pipe(
+  const stopProgress = scanProgress(io.progress, options.kind, total, () =>
+    options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
+  );
+  const ready = (): Promise<void> | undefined => io.records.ready();
+  const onTiming = (summary: () => string): void => {
+    timing = summary;
+  };
+  // Host discovery first (as nmap does) for a tcp scan of several addresses, or of names and
+  // lists whose count is not known yet; -Pn scans every address.
+  const discover = options.kind === 'tcp' && !options.skipDiscovery && (addresses === null || addresses > 1n);
+  const probed = discover
+    ? discoverThenScan(targets.records, { ...options, log: io.log, onDone: io.log }, (up) => probeRecords(options, up, ready, io.log, onTiming))
+    : probeRecords(options, targets.records, ready, io.log, onTiming);
+  const results = probed.pipe(
+    options.versions ? withServices({ ...SVC_DEFAULTS, concurrency: Math.min(options.concurrency, SVC_DEFAULTS.concurrency), timeoutMs: options.timeoutMs, all: false, ordered: false }) : identity,
     tap((record) => tally.add(record)),
-    filter((record) => shown(record, options.all)),
+    tap((record) => xml?.add(record)),
+    // The table counts what it hides, for its per-host "Not shown" line.
+    filter((record) => shown(record, options.all) || (!options.json && report.hide(record))),
     tap((record) => hosts?.add(record as Target)),
   );
   let status: ScanStatus = 'done';
@@ -217,11 +255,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     status = 'failed';
     throw err;
   } finally {
-    clearInterval(ticker);
+    stopProgress();
     io.clearProgress();
     const ended = new Date();
     const seconds = (ended.getTime() - started.getTime()) / 1000;
+    if (!options.json) report.flush();
     if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
+    xml?.close({ summary: summaryLine(options.kind, tally.totals, seconds, status), ...(status === 'done' ? {} : { error: status }) });
     file?.save({
       scan: {
         command: ['pmap', ...context.argv].join(' '),
@@ -229,6 +269,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
         mode: options.mode,
         targets: options.spec,
         ...(options.kind === 'tcp' ? { ports: options.portsSpec } : {}),
+        ...(options.versions ? { service_detection: true } : {}),
         concurrency: options.concurrency,
         timeout_ms: options.timeoutMs,
         retries: options.retries,
@@ -242,5 +283,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
       hosts,
     });
   }
-  return 0;
+  if (!options.fail) return 0;
+  const totals = tally.totals;
+  return (options.kind === 'ping' ? totals.up < totals.hosts : totals.open === 0) ? 1 : 0;
 }

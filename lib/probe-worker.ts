@@ -71,6 +71,7 @@ run(items(), job.options, undefined, (line) => post({ type: 'log', line })).subs
   },
   complete: () => {
     flush();
+    post({ type: 'finished' });
     port.close();
   },
 });

@@ -2,35 +2,43 @@
 // filters' --all), so pmap can count and show them alike in every mode. These are also the
 // entry points a `-m thread` worker calls, so their options are plain, cloneable data.
 import type { Observable } from 'rxjs';
-import { pingSweep } from './pingprobe.js';
+import { discoverySweep } from './discovery/sweep.js';
 import type { Rec, Target } from './records.js';
 import { tcpScan } from './tcpprobe.js';
+import type { TimingFields } from './timing/flags.js';
 
 export const PROBES_MODULE = new URL(import.meta.url).href;
 
-export interface TcpWork {
+export interface TcpWork extends TimingFields {
   ports: readonly number[];
+  /** Ports ranked (--top-ports): tried in that order. */
+  rankedPorts?: boolean;
   concurrency: number;
-  timeoutMs: number;
-  retries: number;
   /** Open-file limit to budget sockets against; undefined asks `ulimit -n`. */
   fdLimit?: number | null;
 }
 
-export interface PingWork {
+export interface PingWork extends TimingFields {
   concurrency: number;
-  timeoutMs: number;
-  retries: number;
   count: number;
 }
 
 type Targets = Iterable<Target> | AsyncIterable<Target>;
 type Ready = () => Promise<void> | undefined;
 
-export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?: (line: string) => void): Observable<Rec> {
-  return tcpScan(targets, { ...work, all: true, ordered: false, ...(log ? { onNotice: log } : {}) }, ready).records;
+/** `timing` (in-process runs only) receives a function giving the timing core's -v summary. */
+type TimingSink = (summary: () => string) => void;
+
+export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
+  const scan = tcpScan(targets, { ...work, all: true, ordered: false, ...(log ? { onNotice: log } : {}) }, ready);
+  timing?.(() => scan.stats.timing());
+  return scan.records;
 }
 
-export function pingRecords(targets: Targets, work: PingWork, ready?: Ready, log?: (line: string) => void): Observable<Rec> {
-  return pingSweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready).records;
+export function pingRecords(targets: Targets, work: PingWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
+  // The same discovery as pingprobe (echo, then the neighbour table), so -m proc, which runs
+  // pingprobe, and the other modes find the same hosts.
+  const sweep = discoverySweep(targets, { ...work, all: true, ...(log ? { log } : {}) }, ready);
+  timing?.(() => sweep.stats.timing?.() ?? 'timing: system ping, fixed waits');
+  return sweep.records;
 }

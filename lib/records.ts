@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { addressesOf, canonicalAddress, parseSpec, type AddressRange } from './targets.js';
 
@@ -7,6 +6,43 @@ export type Rec = Record<string, unknown>;
 
 /** A target record: a record whose `ip` is a valid address in canonical form. */
 export type Target = Rec & { ip: string };
+
+/**
+ * The input record a result record was made from, attached (not enumerable, never written) by a
+ * stage so the record output path can apply the one rule of issue 10 item 22: see keepEarlier.
+ */
+export const INPUT = Symbol('input record');
+
+/** `record`, remembering the input record it was made from. */
+export function withInput<T extends Rec>(record: T, input: Rec): T {
+  Object.defineProperty(record, INPUT, { value: input, enumerable: false });
+  return record;
+}
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && JSON.stringify(a) === JSON.stringify(b));
+
+/**
+ * The one rule for fields in a pipeline: a stage never overwrites or drops a field an earlier stage
+ * wrote. Every input field comes out with its input value; where the stage found a different value
+ * for a field of the same name, the stage's value is written as `<stage>_<field>` (tcpprobe after
+ * pingprobe: `rtt` stays the ping's, `tcp_rtt` is the port's). The same stage run again replaces
+ * its own `<stage>_<field>`. A stage used alone (input fields only `ip`, or none it writes) writes
+ * its record shape unchanged.
+ */
+export function keepEarlier(record: Rec, stage: string): Rec {
+  const input = (record as { [INPUT]?: Rec })[INPUT];
+  if (!input) return record;
+  let out: Rec | null = null;
+  for (const key of Object.keys(input)) {
+    const has = Object.hasOwn(record, key);
+    if (has && sameValue(record[key], input[key])) continue;
+    out ??= { ...record };
+    if (has) out[`${stage}_${key}`] = record[key];
+    out[key] = input[key];
+  }
+  return out ?? record;
+}
 
 export class LineError extends Error {
   override name = 'LineError';
@@ -18,7 +54,8 @@ export class LineError extends Error {
 
 const EXCERPT = 60;
 
-function excerpt(text: string): string {
+/** Text from input quoted for a message: JSON escapes (no terminal escapes get through), cut at 60. */
+export function excerpt(text: string): string {
   return JSON.stringify(text.length > EXCERPT ? `${text.slice(0, EXCERPT)}...` : text);
 }
 
@@ -56,18 +93,62 @@ export function parseLine(text: string, line: number, needIp: boolean): Rec | nu
 }
 
 /**
- * Lines of a stream, numbered from 1. readline (not the `ndjson` package) because ndjson loses every
- * row after a bad one, ends on a `null` row and re-splits huge lines quadratically: see README
- * "Why not ndjson". `crlfDelay: Infinity` makes CRLF one line end.
+ * The longest input line read (64 MiB). A longer one is reported as `stdin:N: line longer than ...`
+ * and skipped without being held: V8 cannot make a string past ~512 MiB, and readline crashed every
+ * reader with a RangeError there (`tojson < /dev/zero`), losing every later line (issue 10 item 12).
  */
-export async function* numberedLines(input: Readable): AsyncGenerator<{ line: number; text: string }> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Lines of a stream, numbered from 1, split on LF with a CR before it dropped (CRLF is one line end).
+ * Not readline: it has no length cap. Not the `ndjson` package: it loses every row after a bad one,
+ * ends on a `null` row and re-splits huge lines quadratically (README "Why not ndjson"). A line
+ * longer than `maxBytes` goes to `onError` (or throws without one) and is skipped.
+ */
+export async function* numberedLines(
+  input: Readable,
+  onError?: (err: LineError) => void,
+  maxBytes = MAX_LINE_BYTES,
+): AsyncGenerator<{ line: number; text: string }> {
+  let parts: Buffer[] = [];
+  let size = 0;
   let line = 0;
-  try {
-    for await (const text of lines) yield { line: ++line, text };
-  } finally {
-    lines.close();
+  let skipping = false;
+  const tooLong = (at: number): void => {
+    const err = new LineError(at, `line longer than ${maxBytes >= 1 << 20 ? `${maxBytes / (1 << 20)} MiB` : `${maxBytes} bytes`}, skipped`);
+    if (!onError) throw err;
+    onError(err);
+  };
+  const text = (tail: Buffer): string => {
+    const whole = parts.length === 0 ? tail : Buffer.concat([...parts, tail]);
+    const end = whole.length > 0 && whole[whole.length - 1] === 13 ? whole.length - 1 : whole.length;
+    return whole.toString('utf8', 0, end);
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let end = buffer.indexOf(10, start); end >= 0; end = buffer.indexOf(10, start)) {
+      line++;
+      if (skipping) skipping = false;
+      else if (size + end - start > maxBytes) tooLong(line);
+      else yield { line, text: text(buffer.subarray(start, end)) };
+      parts = [];
+      size = 0;
+      start = end + 1;
+    }
+    if (start < buffer.length && !skipping) {
+      if (size + buffer.length - start > maxBytes) {
+        tooLong(line + 1);
+        skipping = true;
+        parts = [];
+        size = 0;
+      } else {
+        parts.push(buffer.subarray(start));
+        size += buffer.length - start;
+      }
+    }
   }
+  if (size > 0 && !skipping) yield { line: line + 1, text: text(Buffer.alloc(0)) };
 }
 
 /**
@@ -80,7 +161,7 @@ export async function* readRecords(
   needIp = true,
   check?: (record: Rec) => unknown,
 ): AsyncGenerator<Rec> {
-  for await (const { line, text } of numberedLines(input)) {
+  for await (const { line, text } of numberedLines(input, onError)) {
     let record: Rec | null;
     try {
       record = parseLine(text, line, needIp);

@@ -84,6 +84,8 @@ export function formatAddress(family: Family, value: bigint): string {
     if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
     i = j;
   }
+  // RFC 5952 5: an IPv4-mapped address ends in dotted decimal (::ffff:127.0.0.1), as node prints it.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${formatV4(Number(value & 0xffffffffn))}`;
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
@@ -97,7 +99,7 @@ function parseOne(spec: string): AddressRange {
     if (!base) throw new SpecError(spec, `"${spec.slice(0, slash)}" is not an IP address`);
     const bitsText = spec.slice(slash + 1);
     const bits = BITS[base.family];
-    if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > bits) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(bitsText) || Number(bitsText) > bits) {
       throw new SpecError(spec, `prefix length must be 0-${bits}`);
     }
     const host = BigInt(bits - Number(bitsText));

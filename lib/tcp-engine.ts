@@ -1,12 +1,18 @@
 import { Socket } from 'node:net';
 import { Observable } from 'rxjs';
+import type { Probe, Verdict } from './timing/core.js';
+import { systemClock, TimingDriver, type Clock } from './timing/driver.js';
+import { coreOptions, type TimingFields } from './timing/flags.js';
+import { isSelfConnect } from './tcp/self-connect.js';
 
 /** What the engine needs of a TCP socket: `net.Socket` has all of it; tests pass a fake. */
 export interface ProbeSocket {
   readonly localPort?: number | undefined;
   readonly localAddress?: string | undefined;
+  /** The far end as the kernel has it once connected (node:net has both). */
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
   connect(port: number, host: string): unknown;
-  setTimeout(ms: number): unknown;
   once(event: 'connect' | 'timeout', listener: () => void): unknown;
   /** `on`, not `once`: a late second 'error' with no listener would throw. */
   on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
@@ -27,21 +33,23 @@ export const netSocketLayer: SocketLayer = {
 export type PortState = 'open' | 'closed' | 'filtered';
 
 export type ProbeOutcome =
-  | { state: PortState; rtt?: number; tries: number }
+  /** `reason`: why a port is filtered when something said so (a per-port ICMP reject). */
+  | { state: PortState; rtt?: number; tries: number; reason?: string }
   /** The host (not the port) answered with EHOSTUNREACH/ENETUNREACH: its other ports need no try. */
-  | { state: 'unreachable'; reason: string; tries: number };
+  | { state: 'unreachable'; reason: string; tries: number }
+  /** Local errors (EMFILE...) went on for MAX_LOCAL_ERRORS tries: the port was never asked. */
+  | { state: 'error'; reason: string; tries: number };
 
-export interface EngineOptions {
-  /** Per-try timeout in ms. */
-  timeoutMs: number;
-  /** Extra tries after a timeout (never after an answer). */
-  retries: number;
+export interface EngineOptions extends TimingFields {
   /** Sockets open at once, at most (lowered at run time when the process runs out of descriptors). */
   maxSockets: number;
-  /** First back-off after a local resource error, doubled for each further one on the same port, up to 1 s. */
+  /** First back-off after a local resource error (default 10 ms), doubled for each further one, up to 1 s. */
   backoffMs?: number;
+  /** Local errors on one port before it is given up (default MAX_LOCAL_ERRORS). */
+  maxLocalErrors?: number;
   /** Told once, the first time local resource errors lower the number of sockets in flight. */
   onThrottle?: (message: string) => void;
+  clock?: Clock;
 }
 
 /** Errors about this machine, not the target: never a port state (TOOLCHAIN.md "EMFILE storms"). */
@@ -55,6 +63,9 @@ export const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOST
 const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
 export const SELF_CONNECT_TRIES = 4;
+/** Local errors on one port before it is given up and reported (#10 item 20: never retried forever). */
+export const MAX_LOCAL_ERRORS = 16;
+/** The native engine's back-off after a local error (it does not run under the timing core yet). */
 export const MAX_BACKOFF_MS = 1000;
 
 export interface EngineCounters {
@@ -64,28 +75,59 @@ export interface EngineCounters {
   localErrors: number;
 }
 
+/** One port of one host under the timing core, and the socket of its try in flight. */
+interface PortTarget {
+  port: number;
+  socket?: ProbeSocket | undefined;
+  selfConnects: number;
+  localErrors: number;
+  done(outcome: ProbeOutcome): void;
+}
+
+type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
+
 /**
- * Connect-scan probes sharing one budget of sockets. `probe` classifies a port as open, closed or
- * filtered, or reports the host unreachable; it never turns a local error into a port state.
+ * Connect-scan probes under one timing core (lib/timing/core.ts), which decides when each connect
+ * starts, how long it may take and whether it is tried again. `probe` classifies a port as open,
+ * closed or filtered, or reports the host unreachable; it never turns a local error into a port state.
  */
 export class ConnectProber {
   readonly counters: EngineCounters = { connects: 0, selfConnects: 0, localErrors: 0 };
-  private capacity: number;
-  private inFlight = 0;
-  private successesSinceThrottle = 0;
+  readonly timing: TimingDriver<PortTarget, PortAnswer>;
   private throttled = false;
-  private readonly waiting: (() => void)[] = [];
+  /** Hosts found unreachable: tries to them still waiting for a slot are settled without a connect. */
+  private readonly gone = new Map<string, string>();
 
   constructor(
     private readonly layer: SocketLayer,
     private readonly options: EngineOptions,
   ) {
-    this.capacity = Math.max(1, options.maxSockets);
+    const timing = coreOptions(options, Math.max(1, options.maxSockets));
+    timing.localBackoffMs = options.backoffMs ?? 10;
+    this.timing = new TimingDriver<PortTarget, PortAnswer>(
+      timing,
+      {
+        send: (probe) => this.connect(probe),
+        expire: (probe) => {
+          const target = probe.target.payload;
+          target.socket?.destroy();
+          target.socket = undefined;
+        },
+        settle: (target, verdict) => target.payload.done(outcomeOf(verdict)),
+      },
+      options.clock ?? systemClock,
+    );
   }
 
-  /** The current socket budget (lowered by local errors, regained slowly). */
+  /** The current socket budget (the timing core's window: lowered by local errors and drops). */
   get socketLimit(): number {
-    return this.capacity;
+    return Math.floor(this.timing.core.stats.window);
+  }
+
+  /** The host answered unreachable: its ports still waiting for a slot get that answer unsent. */
+  hostGone(host: string, reason: string): void {
+    this.gone.set(host, reason);
+    if (this.gone.size > 4096) this.gone.delete(this.gone.keys().next().value ?? '');
   }
 
   probe(host: string, port: number): Observable<ProbeOutcome> {
@@ -102,149 +144,107 @@ export class ConnectProber {
    * returned cancel function is called first (which tears the socket down and frees its slot).
    */
   start(host: string, port: number, done: (outcome: ProbeOutcome) => void): () => void {
-    let socket: ProbeSocket | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let holdsSlot = false;
-    let queued: (() => void) | undefined;
-    let finished = false;
-    let timeouts = 0;
-    let selfConnects = 0;
-    let tries = 0;
-    let localErrors = 0;
-
-    const release = (): void => {
-      if (!holdsSlot) return;
-      holdsSlot = false;
-      this.inFlight--;
-      this.wakeWaiting();
+    const payload: PortTarget = { port, selfConnects: 0, localErrors: 0, done };
+    const target = this.timing.core.add(host, payload, this.timing.now());
+    this.timing.kick();
+    return () => {
+      payload.socket?.destroy();
+      payload.socket = undefined;
+      this.timing.core.cancel(target, this.timing.now());
+      this.timing.kick();
     };
-    const finish = (outcome: ProbeOutcome): void => {
-      finished = true;
-      release();
-      done(outcome);
-    };
+  }
 
-    const attempt = (): void => {
-      if (finished) return;
-      if (this.inFlight >= this.capacity) {
-        queued = attempt;
-        this.waiting.push(attempt);
+  private connect(probe: Probe<PortTarget>): void {
+    const core = this.timing.core;
+    const target = probe.target.payload;
+    const host = probe.target.host;
+    const { port } = target;
+    const gone = this.gone.get(host);
+    if (gone !== undefined) {
+      core.error(probe, this.timing.now(), { state: 'unreachable', reason: gone });
+      return;
+    }
+    this.counters.connects++;
+    const current = this.layer.create();
+    target.socket = current;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled || target.socket !== current) return false;
+      settled = true;
+      target.socket = undefined;
+      return true;
+    };
+    current.once('connect', () => {
+      if (!settle()) return;
+      const self = isSelfConnect(current, host, port);
+      current.resetAndDestroy();
+      const now = this.timing.now();
+      if (!self) core.answer(probe, now, { state: 'open' });
+      else {
+        // The kernel picked the destination port as our source port, and with no listener the
+        // SYN met itself: a simultaneous open (RFC 793 3.4) to ourselves, not a service.
+        this.counters.selfConnects++;
+        if (++target.selfConnects >= SELF_CONNECT_TRIES) core.error(probe, now, { state: 'closed' });
+        else core.unsent(probe, now, false);
+      }
+      this.timing.kick();
+    });
+    // No socket.setTimeout: the timing core times every try. A layer may still say 'timeout'.
+    current.once('timeout', () => {
+      if (!settle()) return;
+      current.destroy();
+      core.lost(probe, this.timing.now());
+      this.timing.kick();
+    });
+    current.on('error', (err) => {
+      if (!settle()) return;
+      current.destroy();
+      const code = err.code ?? '';
+      const now = this.timing.now();
+      if (LOCAL_ERRORS.has(code)) {
+        this.counters.localErrors++;
+        if (++target.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
+          core.error(probe, now, { state: 'error', reason: code });
+        } else {
+          const before = this.socketLimit;
+          core.unsent(probe, now);
+          if (this.socketLimit < before && !this.throttled) {
+            this.throttled = true;
+            this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${before} to ${this.socketLimit}`);
+          }
+        }
+        this.timing.kick();
         return;
       }
-      queued = undefined;
-      holdsSlot = true;
-      this.inFlight++;
-      tries++;
-      this.counters.connects++;
-      const started = performance.now();
-      const current = this.layer.create();
-      socket = current;
-      let settled = false;
-      const settle = (): boolean => {
-        if (settled || finished) return false;
-        settled = true;
-        socket = undefined;
-        return true;
-      };
-      current.once('connect', () => {
-        if (!settle()) return;
-        const rtt = round(performance.now() - started);
-        const self = current.localPort === port && current.localAddress === host;
-        current.resetAndDestroy();
-        this.noteUsableSocket();
-        if (self) {
-          // The kernel picked the destination port as our source port, and with no listener the
-          // SYN met itself: a simultaneous open (RFC 793 3.4) to ourselves, not a service.
-          this.counters.selfConnects++;
-          release();
-          if (++selfConnects >= SELF_CONNECT_TRIES) finish({ state: 'closed', tries });
-          else attempt();
-          return;
-        }
-        finish({ state: 'open', rtt, tries });
-      });
-      current.once('timeout', () => {
-        if (!settle()) return;
-        current.destroy();
-        this.noteUsableSocket();
-        release();
-        if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
-        else attempt();
-      });
-      current.on('error', (err) => {
-        if (!settle()) return;
-        current.destroy();
-        const code = err.code ?? '';
-        if (LOCAL_ERRORS.has(code)) {
-          release();
-          this.noteLocalError();
-          tries--;
-          // Per port, not global: a storm of simultaneous EMFILEs should not park every port for a second.
-          const delay = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 10) * 2 ** Math.min(localErrors++, 10));
-          timer = setTimeout(() => {
-            timer = undefined;
-            attempt();
-          }, delay);
-          return;
-        }
-        this.noteUsableSocket();
-        if (CLOSED_ERRORS.has(code)) finish({ state: 'closed', rtt: round(performance.now() - started), tries });
-        else if (UNREACHABLE_ERRORS.has(code)) finish({ state: 'unreachable', reason: code, tries });
-        else {
-          // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from
-          // the port, so it counts as a timed-out try and ends filtered, never open or closed.
-          release();
-          if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
-          else attempt();
-        }
-      });
-      current.setTimeout(this.options.timeoutMs);
-      current.connect(port, host);
-    };
-
-    attempt();
-    return () => {
-      finished = true;
-      if (timer) clearTimeout(timer);
-      if (queued) {
-        const at = this.waiting.indexOf(queued);
-        if (at >= 0) this.waiting.splice(at, 1);
+      if (CLOSED_ERRORS.has(code)) {
+        core.answer(probe, now, { state: 'closed' });
+        this.timing.kick();
+        return;
       }
-      socket?.destroy();
-      release();
-    };
+      // These may fail inside connect() itself (no route: ENETUNREACH at once), and node reports
+      // that on the next tick. Handling it there would start the next connect in the same tick, so
+      // a scan where every connect fails at once never left the tick queue: no signal, no I/O, no
+      // handle ever freed (#10 item 2). setImmediate lets the event loop turn in between.
+      setImmediate(() => {
+        if (UNREACHABLE_ERRORS.has(code)) core.error(probe, now, { state: 'unreachable', reason: code });
+        // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): no answer from the
+        // port, so it counts as a timed-out try and ends filtered, never open or closed.
+        else core.lost(probe, now);
+        this.timing.kick();
+      });
+    });
+    current.connect(port, host);
   }
+}
 
-  private wakeWaiting(): void {
-    while (this.inFlight < this.capacity) {
-      const next = this.waiting.shift();
-      if (!next) return;
-      next();
-    }
-  }
-
-  private noteUsableSocket(): void {
-    // Additive increase after a throttle: one more socket per 100 tries that got a socket, up to the cap.
-    if (this.capacity < this.options.maxSockets && ++this.successesSinceThrottle >= 100) {
-      this.successesSinceThrottle = 0;
-      this.capacity++;
-      this.wakeWaiting();
-    }
-  }
-
-  private noteLocalError(): void {
-    this.counters.localErrors++;
-    this.successesSinceThrottle = 0;
-    // Multiplicative decrease to what the process could hold just now.
-    const lowered = Math.max(1, Math.floor(Math.min(this.capacity, this.inFlight + 1) * 0.75));
-    if (lowered < this.capacity) {
-      if (!this.throttled) {
-        this.throttled = true;
-        this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${this.capacity} to ${lowered}`);
-      }
-      this.capacity = lowered;
-    }
-  }
+function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
+  const { tries } = verdict;
+  if (verdict.kind === 'silent') return { state: 'filtered', tries };
+  if (verdict.data.state === 'unreachable') return { state: 'unreachable', reason: verdict.data.reason, tries };
+  // The try that met the last local error never left this machine: it is not counted.
+  if (verdict.data.state === 'error') return { state: 'error', reason: verdict.data.reason, tries: Math.max(0, tries - 1) };
+  return verdict.kind === 'answer' ? { state: verdict.data.state, rtt: round(verdict.rtt), tries } : { state: verdict.data.state, tries };
 }
 
 function round(ms: number): number {

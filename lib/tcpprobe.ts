@@ -2,36 +2,46 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
-import { lastValue, positiveInt, UsageError } from './frame.js';
+import { lastValue, UsageError } from './frame.js';
 import { pullMerge } from './pool.js';
-import { DEFAULT_PORTS, parsePorts, shuffled } from './ports.js';
-import { readRecords, type LineError, type Rec, type Target } from './records.js';
-import { connectProber, ENGINE_NAMES, type EngineName } from './native/choose.js';
+import { DEFAULT_PORTS, shuffled } from './ports.js';
+import { portsFromArgs } from './targets/top-ports.js';
+import { readRecords, withInput, type LineError, type Rec, type Target } from './records.js';
 import { type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { connectProber, ENGINE_NAMES, type EngineName } from './native/choose.js';
+import { timingSummary } from './timing/core.js';
+import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
+import { HostEvidence, settleUnreachable } from './discovery/host-evidence.js';
+import { kernelNeighbours } from './discovery/neighbours.js';
 
-export const TCP_DEFAULTS = { concurrency: 500, timeoutMs: 1000, retries: 2 } as const;
+export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
-/** minimist flags of a TCP scan (`-n -p -t -r --all --ordered`), defaults included. */
+/** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 't', 'r', 'engine'],
+  string: ['n', 'p', 'top-ports', 'engine', ...TIMING_FLAGS.string],
   boolean: ['all', 'ordered'],
-  default: { n: `${TCP_DEFAULTS.concurrency}`, p: DEFAULT_PORTS, t: `${TCP_DEFAULTS.timeoutMs}`, r: `${TCP_DEFAULTS.retries}` },
+  default: { p: DEFAULT_PORTS },
 };
 
+type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered' | 'engine'> & TimingFields;
+
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
-export function tcpOptionsFromArgs(args: ParsedArgs): Pick<TcpScanOptions, 'ports' | 'concurrency' | 'timeoutMs' | 'retries' | 'all' | 'ordered' | 'engine'> {
+export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
+  const timing = timingFromArgs(args);
+  const ports = portsFromArgs(args);
   return {
-    ports: parsePorts(lastValue(args, 'p') ?? DEFAULT_PORTS),
-    concurrency: positiveInt(args, 'n'),
-    timeoutMs: positiveInt(args, 't'),
-    retries: positiveInt(args, 'r', 0),
+    // Repeated -p adds up; --top-ports N ranks them, tried most popular first (#12).
+    ports: ports.ports,
+    rankedPorts: ports.ranked,
+    concurrency: concurrencyFromArgs(args, TCP_DEFAULTS.concurrency, timing),
+    ...timing.timing,
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
     engine: engineFromArgs(args),
   };
 }
 
-/** `--engine native|net` (lib/native/choose.ts), or undefined: the addon when it loads. */
+/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net, under the timing core. */
 function engineFromArgs(args: ParsedArgs): EngineName | undefined {
   const name = lastValue(args, 'engine');
   if (name === undefined) return undefined;
@@ -48,14 +58,13 @@ const REMEMBERED_UNREACHABLE = 4096;
 /** Descriptors kept back from the socket budget: stdio, the event loop's own, pipes of a front end. */
 const RESERVED_FDS = 64;
 
-export interface TcpScanOptions {
+export interface TcpScanOptions extends TimingFields {
   /** Ports for targets without a `port` field (parsePorts output). */
   ports: readonly number[];
+  /** `ports` are ranked (--top-ports): try them in that order, not shuffled. */
+  rankedPorts?: boolean;
   /** Connects in flight across all hosts (clamped to what the open-file limit allows). */
   concurrency: number;
-  timeoutMs: number;
-  /** Extra tries for a port that timed out. */
-  retries: number;
   /** Also emit closed and filtered ports, and one record per unreachable host. */
   all: boolean;
   /** Ports in ascending order, results in input order (default: ports shuffled, results as found). */
@@ -64,10 +73,14 @@ export interface TcpScanOptions {
   fdLimit?: number | null;
   /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
-  /** The I/O backend; undefined: the native addon when it loads, node:net otherwise (said under -v). */
+  /** The I/O backend; undefined: node:net under the timing core; 'native' the addon (fixed timing; said under -v). */
   engine?: EngineName | undefined;
   /** Told which engine runs the scan (`engine: native (...)`), for -v. */
   onEngine?: (line: string) => void;
+  /** Local errors on one port before it is given up (tests; default the engine's). */
+  maxLocalErrors?: number;
+  /** Tells a host that is not there from a port that is rejected (default: the kernel's neighbour table). */
+  evidence?: HostEvidence;
   /** Said once: in-flight clamped to the fd limit, or lowered after EMFILE. */
   onNotice?: (message: string) => void;
   /** Said once per host that answered EHOSTUNREACH/ENETUNREACH, with how many of its ports were never tried. */
@@ -89,6 +102,8 @@ export interface TcpScanStats {
   connects: number;
   /** The in-flight limit actually used. */
   inFlightLimit: number;
+  /** The timing core's final estimate, tries and loss, for -v. */
+  timing(): string;
   elapsedMs(): number;
   summary(): string;
 }
@@ -123,7 +138,7 @@ export function socketBudget(concurrency: number, fdLimit: number | null): numbe
 }
 
 /** A port a record asks for, or undefined; throws the reason when the field is there but no port. */
-function recordPort(record: Rec): number | undefined {
+export function recordPort(record: Rec): number | undefined {
   const port = record.port;
   if (port === undefined || port === null) return undefined;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -164,11 +179,8 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const { prober, said } = connectProber(
-    options.engine,
-    { timeoutMs: options.timeoutMs, retries: options.retries, maxSockets: inFlightLimit, onThrottle: notice },
-    options.layer,
-  );
+  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, engine, onEngine: _onEngine, ...timing } = options;
+  const { prober, said } = connectProber(engine, { ...timing, maxSockets: inFlightLimit, onThrottle: notice }, layer);
   if (said) options.onEngine?.(said);
   let started = 0;
   let ended = 0;
@@ -183,6 +195,7 @@ export function tcpScan(
       return prober.counters.connects;
     },
     inFlightLimit,
+    timing: () => (prober.timing ? timingSummary(prober.timing.core as never) : `timing: ${prober.fixedTiming ?? 'fixed'}`),
     elapsedMs: () => (started === 0 ? 0 : (ended || performance.now()) - started),
     summary() {
       const seconds = stats.elapsedMs() / 1000;
@@ -197,7 +210,7 @@ export function tcpScan(
   const portsFor = (record: Target): readonly number[] => {
     const own = recordPort(record);
     if (own !== undefined) return [own];
-    return options.ordered ? options.ports : shuffled(options.ports, options.random);
+    return options.ordered || options.rankedPorts ? options.ports : shuffled(options.ports, options.random);
   };
   const unreachable = new Map<string, string>();
   let previousIp = '';
@@ -225,15 +238,21 @@ export function tcpScan(
 
   const toRecord = ({ host, port }: WorkItem, outcome: ProbeOutcome): Rec | null => {
     const { ip } = host.record;
+    if (outcome.state === 'error') {
+      // Never a port state: said on stderr, the port left out (#10 item 20).
+      notice(`ports not scanned: ${outcome.reason} went on for every try (first ${ip} port ${port}); lower -n or raise ulimit -n`);
+      return null;
+    }
     if (outcome.state === 'unreachable') {
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
       unreachable.set(ip, outcome.reason);
+      prober.hostGone?.(ip, outcome.reason);
       stats.unreachableHosts++;
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;
       const { port: _port, rtt: _rtt, ...fields } = host.record;
-      return { ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason };
+      return withInput({ ...fields, ip: host.record.ip, state: 'unreachable', reason: outcome.reason }, host.record);
     }
     // A host found unreachable meanwhile: the ports that were in flight say nothing more.
     if (outcome.state !== 'open' && unreachable.has(ip)) return null;
@@ -242,23 +261,30 @@ export function tcpScan(
     if (outcome.state !== 'open' && !options.all) return null;
     // An rtt passed through from pingprobe is not this port's: a filtered port has none.
     const { rtt: _inputRtt, ...fields } = host.record;
-    const record: Rec = { ...fields, ip: host.record.ip, port, state: outcome.state };
+    const record: Rec = withInput({ ...fields, ip: host.record.ip, port, state: outcome.state }, host.record);
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
+    if (outcome.reason !== undefined) record.reason = outcome.reason;
     return record;
   };
 
+  const evidence = options.evidence ?? new HostEvidence(kernelNeighbours());
   const probed = pullMerge(
     work,
-    inFlightLimit,
+    // Room for as many ports again as are in flight on the timing core's bench, and as many queued:
+    // a port out of tries waits there without a send slot, and the slot should not go idle.
+    3 * inFlightLimit,
     (item) => {
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
       return new Observable<Rec | null>((subscriber) =>
-        prober.start(item.host.record.ip, item.port, (outcome) => {
-          const record = toRecord(item, outcome);
-          if (record !== null) subscriber.next(record);
-          subscriber.complete();
-        }),
+        prober.start(item.host.record.ip, item.port, (outcome) =>
+          // An unreachable answer settles the host only on evidence that it is not there (#10 item 4).
+          settleUnreachable(evidence, item.host.record.ip, outcome, (settled) => {
+            const record = toRecord(item, settled);
+            if (record !== null) subscriber.next(record);
+            subscriber.complete();
+          }),
+        ),
       );
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },

@@ -47,9 +47,10 @@ const cases: Record<string, Case> = {
   },
   'each malformed form exits 2': { args: ['1.2.3.256'], stdout: '', stderr: /bad target "1\.2\.3\.256"/, code: 2 },
   'empty spec': { args: [''], stdout: '', stderr: /empty target/, code: 2 },
-  'letters': { args: ['abc'], stdout: '', stderr: /bad target "abc"/, code: 2 },
+  // Never a plain word here: it would be a host name, and resolving it would ask a real DNS server.
+  'neither a spec nor a name': { args: ['a_b!c'], stdout: '', stderr: /bad target "a_b!c": not an IP address, range, CIDR or host name/, code: 2 },
   'unknown flag': { args: ['-q', '127.0.0.1'], stdout: '', stderr: /^iprange: unknown option -q\niprange: Try 'iprange --help'/, code: 2 },
-  'bad exclusion': { args: ['-x', 'nope', '127.0.0.1'], stdout: '', stderr: /bad target "nope"/, code: 2 },
+  'bad exclusion': { args: ['-x', 'no!pe', '127.0.0.1'], stdout: '', stderr: /bad target "no!pe"/, code: 2 },
   'help': { args: ['--help'], stdout: '', stderr: '', code: 0 },
   'version': { args: ['--version'], stdout: 'iprange 0.1.0\n', stderr: '', code: 0 },
 };

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import t from 'tap';
 import { inProcesses, inThreads } from '../lib/parallel.js';
 import type { Rec } from '../lib/records.js';
@@ -59,8 +59,50 @@ t.test('the output backpressure holds the dealing back', async (t) => {
 });
 
 t.test('unsubscribing stops the children', async (t) => {
-  const subscription = inProcesses(work(1e9), process.execPath, [ECHO_FILTER, 'p'], { shards: 2 }).subscribe();
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const pids: number[] = [];
+  const subscription = inProcesses(work(1e9), process.execPath, [ECHO_FILTER, 'p'], { shards: 2 }).subscribe((r) => {
+    if (!pids.includes(Number(r.pid))) pids.push(Number(r.pid));
+  });
+  while (pids.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
   subscription.unsubscribe();
-  t.pass('no hang: the test process can exit');
+  const running = (): number[] =>
+    pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  // They were sent SIGTERM; on a busy machine exiting takes a while. A child left running fails here.
+  for (let waited = 0; running().length > 0 && waited < 20000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(running(), [], 'both children are gone');
+});
+
+/** Every record until the Observable ends, and how it ended. */
+function gather(records: Observable<Rec>): Promise<{ records: Rec[]; error?: Error }> {
+  const seen: Rec[] = [];
+  return new Promise((resolve) =>
+    records.subscribe({ next: (r) => seen.push(r), error: (error: Error) => resolve({ records: seen, error }), complete: () => resolve({ records: seen }) }),
+  );
+}
+
+t.test('item 16: a dead worker thread is an error, not a hang; the other worker finishes the rest', async (t) => {
+  const result = await gather(inThreads(work(5000), { module: ECHO_PROBE, entry: 'echo', options: { tag: 'die' } }, { shards: 2 }));
+  t.match(result.error?.message, /^1 of 2 shards died, and the work they held is missing \(shard \d: probe worker exited with status 3 before finishing its share\)$/);
+  t.notOk(result.records.some((r) => r.port === 5), 'the dead one took port 5 with it');
+  t.equal(new Set(result.records.map((r) => r.port)).size, result.records.length, 'no record twice');
+  t.ok(result.records.length > 5000 - 2 * 1024, `the live worker answered the rest (${result.records.length})`);
+});
+
+t.test('item 16: a child killed by a signal is an error; its sibling finishes the rest', async (t) => {
+  const result = await gather(inProcesses(work(3000), process.execPath, [ECHO_FILTER, 'kill'], { shards: 2 }));
+  t.match(result.error?.message, /^1 of 2 shards died, .*: \S+ was killed by SIGKILL\)$/);
+  t.ok(result.records.length > 1000, `the live child answered the rest (${result.records.length})`);
+});
+
+t.test('item 16: a non-JSON line from a child is counted against it, not a crash', async (t) => {
+  const result = await gather(inProcesses(work(100), process.execPath, [ECHO_FILTER, 'garbage'], { shards: 2 }));
+  t.match(result.error?.message, /wrote 1 line\(s\) that are not JSON records/);
+  t.same(byPort(result.records), Array.from({ length: 100 }, (_, i) => i + 1), 'every record still came back');
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { lastValueFrom, Observable, of, toArray, timer, map } from 'rxjs';
+import { lastValueFrom, Observable, of, toArray, timer, map, tap } from 'rxjs';
 import { pullMerge } from '../lib/pool.js';
 
 /** A source that counts how far it has been pulled and whether it was closed. */
@@ -37,18 +37,25 @@ t.test('runs at most n at a time and pulls only when a slot frees', async (t) =>
 });
 
 t.test('ordered mode emits in input order and still bounds the pull', async (t) => {
-  const { state, items } = counted(20);
+  const { items } = counted(20);
+  // Later items finish first; ordered, they hold their slots until the earlier ones are out, so an
+  // item starts only when fewer than 3 before it are still unemitted.
+  let emitted = 0;
   let mostAhead = 0;
   const results = await lastValueFrom(
     pullMerge(items, 3, (i) => {
       return new Observable<number>((sub) => {
-        mostAhead = Math.max(mostAhead, state.pulled);
+        mostAhead = Math.max(mostAhead, i - emitted);
         const timeout = setTimeout(() => (sub.next(i), sub.next(i + 0.5), sub.complete()), 20 - i);
         return () => clearTimeout(timeout);
       });
-    }, { ordered: true }).pipe(toArray()),
+    }, { ordered: true }).pipe(
+      tap((value) => (emitted += value % 1 === 0.5 ? 1 : 0)),
+      toArray(),
+    ),
   );
   t.same(results, Array.from({ length: 20 }, (_, i) => [i, i + 0.5]).flat());
+  t.equal(mostAhead, 2, 'at most 2 earlier items unemitted when one starts');
 });
 
 t.test('unordered mode emits in completion order', async (t) => {

@@ -16,7 +16,7 @@ t.test('expands every spec form in order', async (t) => {
     ['fd00::fe-fd00::101', ['fd00::fe', 'fd00::ff', 'fd00::100', 'fd00::101']],
     ['fd00::1-3', ['fd00::1', 'fd00::2', 'fd00::3']],
     ['fd00::/126', ['fd00::', 'fd00::1', 'fd00::2', 'fd00::3']],
-    ['::ffff:127.0.0.1', ['::ffff:7f00:1']],
+    ['::ffff:127.0.0.1', ['::ffff:127.0.0.1']],
     ['255.255.255.255', ['255.255.255.255']],
   ];
   for (const [spec, expected] of cases) t.same(expand(spec), expected, spec);

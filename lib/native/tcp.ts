@@ -13,6 +13,12 @@ import { AddressWords, Done, errnoName, NativeEngine, type NativeAddon } from '.
 /** The engine as this prober uses it: NativeEngine, or a test's scripted fake. */
 export type ConnectEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
 
+/**
+ * Retries at most on this engine. It does not run under the timing core yet, so -r (default 10, a cap
+ * the core reaches only as it sees loss) would be spent on every filtered port: fping's 2 instead.
+ */
+export const NATIVE_MAX_RETRIES = 2;
+
 /** int32 words per connect request (native/tcp.c): token, port, family, timeout ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
 
@@ -41,6 +47,15 @@ export class NativeConnectProber {
 
   static open(addon: NativeAddon, options: EngineOptions): NativeConnectProber {
     return new NativeConnectProber(new NativeEngine(addon, 'tcp', REQUEST_WORDS), options);
+  }
+
+  private get retries(): number {
+    return Math.min(this.options.retries, NATIVE_MAX_RETRIES);
+  }
+
+  /** -v's timing line: this engine waits a fixed -t per try and retries -r times (no timing core yet). */
+  get fixedTiming(): string {
+    return `fixed (native engine): timeout ${this.options.timeoutMs} ms per try, at most ${this.retries} retries; ${this.counters.connects} tries sent`;
   }
 
   get socketLimit(): number {
@@ -85,7 +100,7 @@ export class NativeConnectProber {
     };
     const timedOut = (): void => {
       release();
-      if (++timeouts > this.options.retries) finish({ state: 'filtered', tries });
+      if (++timeouts > this.retries) finish({ state: 'filtered', tries });
       else attempt();
     };
 

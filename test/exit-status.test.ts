@@ -1,0 +1,64 @@
+// --fail: fping's exit status convention, opt-in. Without it a run that worked exits 0 whatever it
+// found; with it a negative result exits 1, and usage errors and interrupts keep their codes.
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import t from 'tap';
+import { binPath, buildLab, labUnavailable, runBin } from './lab.js';
+
+t.test('tcpprobe and pmap -f tcp: exit 1 with --fail when no port is open', async (t) => {
+  const server = createServer((socket) => socket.on('error', () => undefined));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const open = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  // Now nothing listens on `open`: bound once, released.
+  const closed = String(open);
+  const listener = createServer((socket) => socket.on('error', () => undefined));
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  t.teardown(() => listener.close());
+  const listening = String((listener.address() as { port: number }).port);
+
+  const cases: Array<[string, string[], number]> = [
+    ['tcpprobe', ['-p', closed, '127.0.0.1'], 0],
+    ['tcpprobe', ['--fail', '-p', closed, '127.0.0.1'], 1],
+    ['tcpprobe', ['--fail', '-p', `${closed},${listening}`, '127.0.0.1'], 0],
+    ['pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 0],
+    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 1],
+    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', `${closed},${listening}`], 0],
+    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', '0'], 2],
+  ];
+  for (const [command, args, code] of cases) {
+    const result = await runBin(command, args);
+    t.equal(result.code, code, `${command} ${args.join(' ')}`);
+  }
+  const found = await runBin('tcpprobe', ['--fail', '-p', `${closed},${listening}`, '127.0.0.1']);
+  t.same(JSON.parse(found.stdout), { ip: '127.0.0.1', port: Number(listening), state: 'open', rtt: JSON.parse(found.stdout).rtt }, 'the output is the same');
+  const bad = await runBin('tcpprobe', ['--fail', '-p', closed], 'not an ip\n');
+  t.equal(bad.code, 1, 'a negative result with a bad input line: --fail decides (1)');
+  t.match(bad.stderr, /stdin:1/);
+});
+
+const noLab = labUnavailable() ?? false;
+
+t.test('pingprobe and pmap -f ping: exit 1 with --fail when a target is down', { skip: noLab }, async (t) => {
+  const lab = await buildLab({ hosts: 1 });
+  t.teardown(() => lab.close());
+  const up = lab.hosts[0] as string;
+  const down = lab.dead[0] as string;
+  const quick = ['-t', '200', '-r', '0'];
+  const cases: Array<[string, string[], number]> = [
+    ['pingprobe', [...quick, up, down], 0],
+    ['pingprobe', ['--fail', ...quick, up], 0],
+    ['pingprobe', ['--fail', ...quick, up, down], 1],
+    ['pmap', ['-f', 'ping', ...quick, '-ip', `${up},${down}`], 0],
+    ['pmap', ['--fail', '-f', 'ping', ...quick, '-ip', up], 0],
+    ['pmap', ['--fail', '-f', 'ping', ...quick, '-ip', `${up},${down}`], 1],
+  ];
+  for (const [command, args, code] of cases) {
+    const result = await lab.run(binPath(command), args);
+    t.equal(result.code, code, `${command} ${args.join(' ')}`);
+    if (command === 'pingprobe') t.equal(result.stdout.trim().split('\n').length, 1, 'one live host written either way');
+  }
+});
