@@ -60,13 +60,11 @@ export const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOST
  * connecting socket (tcp_v4_err, icmp_err_convert), so a connect scan reports both as closed, as
  * `nmap -sT` does.
  */
-const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
+export const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
 export const SELF_CONNECT_TRIES = 4;
 /** Local errors on one port before it is given up and reported (#10 item 20: never retried forever). */
 export const MAX_LOCAL_ERRORS = 16;
-/** The native engine's back-off after a local error (it does not run under the timing core yet). */
-export const MAX_BACKOFF_MS = 1000;
 
 export interface EngineCounters {
   /** connect() calls, retries included. */
@@ -84,7 +82,7 @@ interface PortTarget {
   done(outcome: ProbeOutcome): void;
 }
 
-type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
+export type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
 
 /**
  * Connect-scan probes under one timing core (lib/timing/core.ts), which decides when each connect
@@ -238,7 +236,7 @@ export class ConnectProber {
   }
 }
 
-function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
+export function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
   const { tries } = verdict;
   if (verdict.kind === 'silent') return { state: 'filtered', tries };
   if (verdict.data.state === 'unreachable') return { state: 'unreachable', reason: verdict.data.reason, tries };

@@ -41,7 +41,7 @@ export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
   };
 }
 
-/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net, under the timing core. */
+/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net. */
 function engineFromArgs(args: ParsedArgs): EngineName | undefined {
   const name = lastValue(args, 'engine');
   if (name === undefined) return undefined;
@@ -73,7 +73,7 @@ export interface TcpScanOptions extends TimingFields {
   fdLimit?: number | null;
   /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
-  /** The I/O backend; undefined: node:net under the timing core; 'native' the addon (fixed timing; said under -v). */
+  /** The I/O backend, both under the timing core; undefined: node:net; 'native' the addon (said under -v). */
   engine?: EngineName | undefined;
   /** Told which engine runs the scan (`engine: native (...)`), for -v. */
   onEngine?: (line: string) => void;
@@ -195,7 +195,7 @@ export function tcpScan(
       return prober.counters.connects;
     },
     inFlightLimit,
-    timing: () => (prober.timing ? timingSummary(prober.timing.core as never) : `timing: ${prober.fixedTiming ?? 'fixed'}`),
+    timing: () => timingSummary(prober.timing.core as never),
     elapsedMs: () => (started === 0 ? 0 : (ended || performance.now()) - started),
     summary() {
       const seconds = stats.elapsedMs() / 1000;
@@ -247,7 +247,7 @@ export function tcpScan(
       if (unreachable.has(ip)) return null;
       if (unreachable.size >= REMEMBERED_UNREACHABLE) unreachable.delete(unreachable.keys().next().value ?? '');
       unreachable.set(ip, outcome.reason);
-      prober.hostGone?.(ip, outcome.reason);
+      prober.hostGone(ip, outcome.reason);
       stats.unreachableHosts++;
       options.onUnreachable?.(host.record.ip, outcome.reason, host.portCount - host.started);
       if (!options.all) return null;

@@ -115,10 +115,8 @@ t.test('-v: counts on stderr', async (t) => {
   t.equal(result.code, 0);
   t.ok(result.stderr.startsWith(ENGINE_SAID), result.stderr);
   const counts = 'tcpprobe: 1 hosts, 10 ports tried, 2 open, 8 closed, 0 filtered, 0 hosts unreachable, \\d+ ports\\/s; ';
-  // node:net runs under the timing core; the native engine says its fixed timing instead.
-  const timing = ENGINE === 'net'
-    ? 'timing: srtt [\\d.]+ ms, rttvar [\\d.]+ ms, timeout [\\d.]+ ms; 10 tries sent, up to 1 per target; 0 of 10 answers came to a retransmission \\(0\\.0% loss seen\\), window 500'
-    : 'timing: fixed \\(native engine\\): timeout 1000 ms per try, at most 2 retries; 10 tries sent';
+  // Both engines run under the timing core: -v gives its summary.
+  const timing = 'timing: srtt [\\d.]+ ms, rttvar [\\d.]+ ms, timeout [\\d.]+ ms; 10 tries sent, up to 1 per target; 0 of 10 answers came to a retransmission \\(0\\.0% loss seen\\), window 500';
   t.match(result.stderr, new RegExp(`\\n${counts}${timing}, elapsed [\\d.]+ s\\n$`));
 });
 
@@ -129,7 +127,7 @@ t.test('a terminal on stderr gets a progress line, cleared before the -v summary
   const command = `"${binPath('tcpprobe')}" --engine ${ENGINE} -v -n 1 -p 20000-39999 ${V4} >/dev/null`;
   const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
   t.equal(result.code, 0);
-  t.match(result.stdout, /^\r\x1b\[Ktcpprobe: \d+\/20000 ports \(\d+\.\d%\), [\d.]+\/s, \d+:\d\d left, \d open/, 'progress drawn (lib/progress.ts)');
+  t.match(result.stdout, /^tcpprobe: engine: [^\r\n]*\r?\n\r\x1b\[Ktcpprobe: \d+\/20000 ports \(\d+\.\d%\), [\d.]+\/s, \d+:\d\d left, \d open/, 'progress drawn (lib/progress.ts)');
   t.match(result.stdout, /\r\x1b\[Ktcpprobe: 1 hosts, 20000 ports tried, 3 open, 19997 closed, .* elapsed [\d.]+ s\r?\n$/, 'wiped before the summary');
 });
 
