@@ -28,7 +28,7 @@ export interface PingOptions extends TimingFields {
   ordered?: boolean;
   /** Retry backoff factor (fping -B); 1.5 by default. */
   backoff?: number;
-  /** Raw sockets through: the addon's thread (native, fixed timing) or @neuralegion/raw-socket (raw, the default, under the timing core). */
+  /** Raw sockets through: the addon's thread (native) or @neuralegion/raw-socket (raw, the default); both under the timing core. */
   engine?: 'native' | 'raw' | undefined;
   /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
   method?: 'auto' | 'raw' | 'ping';
@@ -175,19 +175,19 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
 async function chooseProber(options: PingOptions): Promise<Prober> {
   const method = options.method ?? 'auto';
   let why = '';
-  // The addon's engine only when asked for (--engine native): it does not follow the timing core yet.
+  // The addon's engine only when asked for (--engine native); both run under the timing core.
   const loaded = method === 'ping' || options.loadSocket || options.engine !== 'native' ? undefined : loadAddon();
   if (options.engine === 'native' && loaded && 'error' in loaded) throw new Error(`--engine native: ${loaded.error}`);
   const tried: 'native' | 'raw' | undefined = loaded && 'addon' in loaded ? 'native' : method === 'ping' ? undefined : 'raw';
   if (tried) {
     try {
       if (tried === 'native' && loaded && 'addon' in loaded) {
-        const native = NativeIcmpProber.open(loaded.addon);
+        const native = NativeIcmpProber.open(loaded.addon, coreOptions(options, options.concurrency));
         return {
           method: 'native',
-          slots: options.concurrency,
-          // Not under the timing core yet: each echo waits a fixed -t (fping's backoff on the retry).
-          timing: () => `timing: fixed (native engine): timeout ${options.timeoutMs} ms per echo, at most 1 retry; ${native.counts.sent} echoes sent`,
+          // As the raw engine: room for hosts on the core's bench and queued.
+          slots: Math.min(3 * options.concurrency, 30000),
+          timing: () => timingSummary(native.timing.core as never),
           probe: (ip, family, echo) => native.probe(ip, family, echo),
           close: () => native.close(),
         };
