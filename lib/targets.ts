@@ -13,7 +13,9 @@ export class SpecError extends Error {
   override name = 'SpecError';
 
   constructor(readonly spec: string, reason: string) {
-    super(`bad target "${spec}": ${reason}`);
+    // Quoted escaped and cut: a spec may come from stdin with terminal escapes or megabytes long
+    // (issue 10 item 19), the same excerpt as records.ts gives a bad line.
+    super(`bad target ${JSON.stringify(spec.length > 60 ? `${spec.slice(0, 60)}...` : spec)}: ${reason}`);
   }
 }
 

@@ -276,16 +276,28 @@ export function tcpScan(
     (item) => {
       if (unreachable.has(item.host.record.ip)) return EMPTY;
       // One Observable per port and no operators: at 65535 ports a second rxjs layer costs 10%.
-      return new Observable<Rec | null>((subscriber) =>
-        prober.start(item.host.record.ip, item.port, (outcome) =>
-          // An unreachable answer settles the host only on evidence that it is not there (#10 item 4).
-          settleUnreachable(evidence, item.host.record.ip, outcome, (settled) => {
-            const record = toRecord(item, settled);
-            if (record !== null) subscriber.next(record);
-            subscriber.complete();
-          }),
-        ),
-      );
+      return new Observable<Rec | null>((subscriber) => {
+        let cancel: () => void;
+        const attempt = (fresh: boolean): void => {
+          cancel = prober.start(item.host.record.ip, item.port, (outcome) =>
+            // An unreachable answer settles the host only on evidence that it is not there (#10 item 4).
+            settleUnreachable(
+              evidence,
+              item.host.record.ip,
+              outcome,
+              (settled) => {
+                const record = toRecord(item, settled);
+                if (record !== null) subscriber.next(record);
+                subscriber.complete();
+              },
+              // Tries that never left (the address was still being resolved) are made again, once.
+              fresh ? () => attempt(false) : undefined,
+            ),
+          );
+        };
+        attempt(true);
+        return () => cancel();
+      });
     },
     { ordered: options.ordered, ...(ready ? { ready } : {}) },
   );

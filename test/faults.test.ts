@@ -283,7 +283,7 @@ t.test('item 19: iprange quotes a bad stdin line escaped and cut, like the other
   t.equal(result.code, 2);
   t.equal(result.stdout, '{"ip":"127.0.0.1"}\n');
   t.same(result.stderr.split('\n'), [
-    'iprange: stdin:2: bad target "\\u001b[31mred\\u001b[0m": not an IP address, range or CIDR',
+    'iprange: stdin:2: bad target "\\u001b[31mred\\u001b[0m": not an IP address, range, CIDR or host name',
     `iprange: stdin:3: bad target "${'9'.repeat(60)}...": not an IP address, range or CIDR`,
     '',
   ]);

@@ -34,7 +34,7 @@ t.test('which texts are names, and why a bad one is not', async (t) => {
 
 t.test('input lines: records with ip or host, specs and names, comments', async (t) => {
   t.same(lineItems('{"host":"localhost","x":1}', 1, []), [{ kind: 'name', host: 'localhost', fields: { host: 'localhost', x: 1 } }]);
-  t.same(lineItems('{"ip":"::ffff:127.0.0.1"}', 1, []), [{ kind: 'record', record: { ip: '::ffff:7f00:1' } }]);
+  t.same(lineItems('{"ip":"::ffff:127.0.0.1"}', 1, []), [{ kind: 'record', record: { ip: '::ffff:127.0.0.1' } }]);
   t.throws(() => lineItems('not an ip', 3, []), /stdin:3: bad target "not an ip": not an IP address, range or CIDR/, 'stdin: one spec a line');
   t.same(lineItems('127.0.0.1 localhost # two', 1, [], undefined, true), [
     { kind: 'ranges', ranges: [{ family: 4, first: 2130706433n, last: 2130706433n }] },
@@ -152,7 +152,7 @@ t.test('commands resolve names from a private /etc/hosts', { skip: why ?? false 
       ['x-.test', 'host name label "x-" starts or ends with -'],
     ] as const) {
       const result = await run('tcpprobe', ['-p', String(port), '127.0.0.1', name]);
-      t.match(result.stderr, `bad target "${name.length > 80 ? name.slice(0, 77) + '...' : name}": ${reason}`);
+      t.match(result.stderr, `bad target "${name.length > 60 ? name.slice(0, 60) + '...' : name}": ${reason}`);
       t.equal(result.stdout, '');
       t.equal(result.code, 2);
     }

@@ -64,7 +64,9 @@ t.test('dead addresses end within timeout x tries, reported once each', async (t
   t.equal(result.code, 0, result.stderr);
   // The scan's own clock (-v), not ours: namespace and node start-up are no part of the bound.
   const ms = Number(/elapsed (\d+\.\d+) s/.exec(result.stderr)?.[1] ?? NaN) * 1000;
-  t.ok(ms < 500 * 3 + 1000, `scanned in ${Math.round(ms)} ms`);
+  // Bounded by the kernel's ARP/NDP verdict (3 probes a second apart, FAILED after ~3 s: a lost
+  // ARP answer on a lossy link must not settle a live host) and one port's tries after it.
+  t.ok(ms < 3500 + 500 * 3 + 1000, `scanned in ${Math.round(ms)} ms`);
   const found = records(result.stdout);
   // ARP gets no answer: each try times out, or the kernel reports EHOSTUNREACH once the neighbour
   // entry fails (about 3 s, neigh mcast_solicit x retrans_time); either way never open or closed.

@@ -10,8 +10,12 @@
 import type { ProbeOutcome } from '../tcp-engine.js';
 import { UNANSWERED_STATES, type NeighbourTable } from './neighbours.js';
 
-/** 'host': the address is not there, settle it once. 'port': only this port is filtered. */
-export type UnreachableVerdict = { scope: 'host'; why: string } | { scope: 'port'; why: string };
+/**
+ * 'host': the address is not there, settle it once. 'port': only this port is filtered. 'again':
+ * the port's tries timed out while the kernel was still resolving the address (ARP/NDP), so they
+ * never left this machine; the address has answered since: try the port afresh.
+ */
+export type UnreachableVerdict = { scope: 'host'; why: string } | { scope: 'port'; why: string } | { scope: 'again'; why: string };
 
 /** Errnos where the kernel itself has no way to the network: no packet left, no port was asked. */
 const NO_NETWORK = new Set(['ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
@@ -21,6 +25,12 @@ const REFUSING_ROUTES = new Set(['unreachable', 'prohibit', 'blackhole', 'throw'
 const LOOKUPS_AT_ONCE = 8;
 /** Hosts remembered as present (answered ARP/NDP): bounded, a scan of a /16 must not grow it. */
 const REMEMBERED = 4096;
+/**
+ * How long an unresolved neighbour is watched, and how often: the kernel sends 3 ARP/NDP probes a
+ * second apart (neigh/default/ucast_solicit, retrans_time_ms) before it calls the entry FAILED.
+ */
+const RESOLVING_MS = 3500;
+const RESOLVING_STEP_MS = 100;
 
 export class HostEvidence {
   private readonly present = new Map<string, string>();
@@ -45,7 +55,7 @@ export class HostEvidence {
       verdict = this.limited(() => this.look(ip, code)).finally(() => this.judging.delete(ip));
       this.judging.set(ip, verdict);
     }
-    return verdict.then((found) => (found.scope === 'port' ? { scope: 'port', why: code ?? '' } : found));
+    return verdict.then((found) => (found.scope === 'port' ? { scope: 'port', why: code ?? '' } : found.scope === 'again' && code !== undefined ? { scope: 'port', why: code } : found));
   }
 
   private async look(ip: string, code: string | undefined): Promise<UnreachableVerdict> {
@@ -55,15 +65,23 @@ export class HostEvidence {
     if (route === null) return { scope: 'host', why: code ?? 'no-route' };
     if (route && REFUSING_ROUTES.has(route.type)) return { scope: 'host', why: code ?? `${route.type}-route` };
     // Off the segment, the first hop is what ARP/NDP resolves: when it is gone, so is the way.
-    // A timed-out SYN to an on-link address still INCOMPLETE means no ARP answer for all that time
-    // (a live host answers in well under a millisecond), so the kernel's 3 s wait need not be ours.
     const hop = route?.gateway ?? ip;
-    const state = await this.table.state(hop);
+    let state = await this.table.state(hop);
+    // A SYN timed out while the address was still INCOMPLETE: the kernel held it, waiting for an
+    // ARP/NDP answer, so no try reached the host. A lost ARP/NDP packet on a lossy link looks the
+    // same for a second, so wait for the kernel's own verdict (FAILED, or an answer) rather than
+    // settle a live host (measured: 5% loss settled a whole IPv6 host with three open ports).
+    let resolving = false;
+    for (let waited = 0; code === undefined && state === 'incomplete' && waited < RESOLVING_MS; waited += RESOLVING_STEP_MS) {
+      resolving = true;
+      await new Promise((resolve) => setTimeout(resolve, RESOLVING_STEP_MS));
+      state = await this.table.state(hop);
+    }
     if (UNANSWERED_STATES.has(state)) return { scope: 'host', why: code ?? unanswered };
     // The host (or a router on the way) answered with an ICMP error for this port: a REJECT.
     if (this.present.size >= REMEMBERED) this.present.delete(this.present.keys().next().value ?? '');
     this.present.set(ip, state);
-    return { scope: 'port', why: code ?? '' };
+    return resolving ? { scope: 'again', why: 'resolved' } : { scope: 'port', why: code ?? '' };
   }
 
   private limited<T>(task: () => Promise<T>): Promise<T> {
@@ -92,6 +110,7 @@ export function settleUnreachable(
   ip: string,
   outcome: ProbeOutcome,
   then: (outcome: ProbeOutcome) => void,
+  again?: () => void,
 ): void {
   const timedOut = outcome.state === 'filtered' && outcome.reason === undefined;
   if (outcome.state !== 'unreachable' && !timedOut) return then(outcome);
@@ -99,6 +118,7 @@ export function settleUnreachable(
   evidence.judge(ip, code).then(
     (verdict) => {
       if (verdict.scope === 'host') then({ state: 'unreachable', reason: verdict.why, tries: outcome.tries });
+      else if (verdict.scope === 'again' && again) again();
       else if (code === undefined) then(outcome);
       else then({ state: 'filtered', reason: code, tries: outcome.tries });
     },

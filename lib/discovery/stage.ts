@@ -60,7 +60,10 @@ export function discoverThenScan(
       next: (record) => {
         if (record.alive === true) {
           up++;
-          queue.push({ ip: String(record.ip) });
+          // The target as it came (a name's `host`, fields of an input record), without what
+          // discovery learnt: the port scan's own rtt must not meet the ping's.
+          const { alive: _alive, rtt: _rtt, ttl: _ttl, method: _method, ...target } = record;
+          queue.push({ ...target, ip: String(record.ip) });
           wake();
         } else {
           down++;

@@ -9,7 +9,7 @@
 import type { ParsedArgs } from 'minimist';
 import { Observable, type Subscription } from 'rxjs';
 import { pingSweep, type PingOptions } from '../pingprobe.js';
-import type { Rec, Target } from '../records.js';
+import { withInput, type Rec, type Target } from '../records.js';
 import { lastValue, UsageError } from '../frame.js';
 import { parsePorts, PortSpecError } from '../ports.js';
 import { ConnectProber, netSocketLayer, type SocketLayer } from '../tcp-engine.js';
@@ -140,7 +140,9 @@ export function discoverySweep(
     const held = new Map<number, Rec | null>();
     let nextIndex = 0;
     let toEmit = 0;
-    const emit = (host: Host, record: Rec | null): void => {
+    const emit = (host: Host, made: Rec | null): void => {
+      // Made from the target: the shared writer keeps the target's own fields (records.ts keepEarlier).
+      const record = made && withInput(made, host.target);
       if (!options.ordered) {
         if (record) subscriber.next(record);
         return;
