@@ -80,6 +80,8 @@ async function items(): Promise<Item[]> {
   const { benchSvc } = await import('./svc.js');
   list.push({ name: 'svc', run: benchSvc });
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
+  const { benchNative } = await import('./native.js');
+  list.push({ name: 'native', run: benchNative });
   const { benchShuffle } = await import('./shuffle.js');
   list.push({ name: 'shuffle', run: () => benchShuffle(REPEAT) });
   // Issue 9's rows (adaptive timing), in the lab: `node dist/bench/run.js timing-ping timing-tcp`.

@@ -17,7 +17,7 @@ const LISTENER = fileURLToPath(new URL('../test/fixtures/listen.js', import.meta
 const LISTEN_PORTS = [22, 80, 443, 8080, 45000];
 const REPEAT = 3;
 
-function loopbackNamespace(): string | null {
+export function loopbackNamespace(): string | null {
   if (process.getuid?.() !== 0) return null;
   const name = `pmb${process.pid}`;
   try {
@@ -29,7 +29,7 @@ function loopbackNamespace(): string | null {
   }
 }
 
-const openPorts = (stdout: string): string =>
+export const openPorts = (stdout: string): string =>
   stdout
     .split('\n')
     .filter(Boolean)
@@ -38,7 +38,7 @@ const openPorts = (stdout: string): string =>
     .join(',');
 
 /** Open ports from nmap's greppable output (`-oG -`): `Ports: 22/open/tcp//ssh///, ...`. */
-const nmapOpenPorts = (stdout: string): string =>
+export const nmapOpenPorts = (stdout: string): string =>
   [...stdout.matchAll(/(\d+)\/open\/tcp/g)]
     .map((match) => Number(match[1]))
     .sort((a, b) => a - b)

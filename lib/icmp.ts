@@ -97,7 +97,8 @@ const UNREACHABLE_V6: Record<number, string> = {
   6: 'reject-route',
 };
 
-function errorReason(family: Family, type: number, code: number): string | null {
+/** The `reason` of an ICMP error about an echo (`host-unreachable`, …), null for other types. */
+export function errorReason(family: Family, type: number, code: number): string | null {
   if (family === 4) {
     if (type === ICMP_TIME_EXCEEDED) return 'time-exceeded';
     if (type === ICMP_DEST_UNREACHABLE) return UNREACHABLE_V4[code] ?? `unreachable-code-${code}`;

@@ -1,8 +1,11 @@
 // The ping sweep: target records in, a record per answering host out (and per silent one with --all).
 // Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
 import { Observable, type Subscription } from 'rxjs';
+import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';
+import { loadAddon } from './native/addon.js';
+import { NativeIcmpProber } from './native/icmp.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
 import { pullMerge } from './pool.js';
 import { withInput, type Rec, type Target } from './records.js';
@@ -25,6 +28,8 @@ export interface PingOptions extends TimingFields {
   ordered?: boolean;
   /** Retry backoff factor (fping -B); 1.5 by default. */
   backoff?: number;
+  /** Raw sockets through: the addon's thread (native) or @neuralegion/raw-socket (raw, the default); both under the timing core. */
+  engine?: 'native' | 'raw' | undefined;
   /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
   method?: 'auto' | 'raw' | 'ping';
   /** Loads the raw socket layer; rejecting or throwing EPERM/EACCES on open means "no privilege". */
@@ -36,7 +41,8 @@ export interface PingOptions extends TimingFields {
 }
 
 export interface PingStats {
-  method?: 'raw' | 'ping';
+  /** native: raw sockets on the addon's thread; raw: through @neuralegion/raw-socket; ping: the binary. */
+  method?: 'native' | 'raw' | 'ping';
   hosts: number;
   alive: number;
   /** Echo requests sent, retries included. */
@@ -45,13 +51,21 @@ export interface PingStats {
   timing?: () => string;
 }
 
+/** `--engine native|raw` (the last one given), or undefined: raw sockets under the timing core. */
+export function pingEngine(value: unknown): 'native' | 'raw' | undefined {
+  if (value === undefined) return undefined;
+  const name = String(Array.isArray(value) ? value[value.length - 1] : value);
+  if (name !== 'native' && name !== 'raw') throw new UsageError(`--engine must be native or raw, not "${name}"`);
+  return name;
+}
+
 /** Neither raw sockets nor the ping binary can send an echo here: a runtime failure (exit 1). */
 export class PrivilegeError extends Error {
   override name = 'PrivilegeError';
 }
 
 interface Prober {
-  method: 'raw' | 'ping';
+  method: 'native' | 'raw' | 'ping';
   /** Hosts worked on at once: the timing core's limit plus room for hosts waiting on its bench. */
   slots: number;
   timing?: () => string;
@@ -161,8 +175,23 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
 async function chooseProber(options: PingOptions): Promise<Prober> {
   const method = options.method ?? 'auto';
   let why = '';
-  if (method !== 'ping') {
+  // The addon's engine only when asked for (--engine native); both run under the timing core.
+  const loaded = method === 'ping' || options.loadSocket || options.engine !== 'native' ? undefined : loadAddon();
+  if (options.engine === 'native' && loaded && 'error' in loaded) throw new Error(`--engine native: ${loaded.error}`);
+  const tried: 'native' | 'raw' | undefined = loaded && 'addon' in loaded ? 'native' : method === 'ping' ? undefined : 'raw';
+  if (tried) {
     try {
+      if (tried === 'native' && loaded && 'addon' in loaded) {
+        const native = NativeIcmpProber.open(loaded.addon, coreOptions(options, options.concurrency));
+        return {
+          method: 'native',
+          // As the raw engine: room for hosts on the core's bench and queued.
+          slots: Math.min(3 * options.concurrency, 30000),
+          timing: () => timingSummary(native.timing.core as never),
+          probe: (ip, family, echo) => native.probe(ip, family, echo),
+          close: () => native.close(),
+        };
+      }
       const timing = coreOptions(options, options.concurrency);
       const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)(), undefined, systemClock, timing);
       engine.open(4);

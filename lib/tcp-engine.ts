@@ -53,16 +53,16 @@ export interface EngineOptions extends TimingFields {
 }
 
 /** Errors about this machine, not the target: never a port state (TOOLCHAIN.md "EMFILE storms"). */
-const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM', 'EAGAIN']);
-const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+export const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM', 'EAGAIN']);
+export const UNREACHABLE_ERRORS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
 /**
  * ECONNREFUSED is an RST, or an ICMP port-unreachable: Linux maps both to the same errno for a
  * connecting socket (tcp_v4_err, icmp_err_convert), so a connect scan reports both as closed, as
  * `nmap -sT` does.
  */
-const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
+export const CLOSED_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET']);
 /** A socket that connected to itself gets this many fresh sockets before the port is called closed. */
-const SELF_CONNECT_TRIES = 4;
+export const SELF_CONNECT_TRIES = 4;
 /** Local errors on one port before it is given up and reported (#10 item 20: never retried forever). */
 export const MAX_LOCAL_ERRORS = 16;
 
@@ -82,7 +82,7 @@ interface PortTarget {
   done(outcome: ProbeOutcome): void;
 }
 
-type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
+export type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' | 'error'; reason: string };
 
 /**
  * Connect-scan probes under one timing core (lib/timing/core.ts), which decides when each connect
@@ -236,7 +236,7 @@ export class ConnectProber {
   }
 }
 
-function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
+export function outcomeOf(verdict: Verdict<PortAnswer>): ProbeOutcome {
   const { tries } = verdict;
   if (verdict.kind === 'silent') return { state: 'filtered', tries };
   if (verdict.data.state === 'unreachable') return { state: 'unreachable', reason: verdict.data.reason, tries };

@@ -2,11 +2,13 @@ import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { EMPTY, Observable } from 'rxjs';
+import { lastValue, UsageError } from './frame.js';
 import { pullMerge } from './pool.js';
 import { DEFAULT_PORTS, shuffled } from './ports.js';
 import { portsFromArgs } from './targets/top-ports.js';
 import { readRecords, withInput, type LineError, type Rec, type Target } from './records.js';
-import { ConnectProber, netSocketLayer, type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
+import { connectProber, ENGINE_NAMES, type EngineName } from './native/choose.js';
 import { timingSummary } from './timing/core.js';
 import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
 import { HostEvidence, settleUnreachable } from './discovery/host-evidence.js';
@@ -16,12 +18,12 @@ export const TCP_DEFAULTS = { concurrency: 500 } as const;
 
 /** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
 export const TCP_FLAGS = {
-  string: ['n', 'p', 'top-ports', ...TIMING_FLAGS.string],
+  string: ['n', 'p', 'top-ports', 'engine', ...TIMING_FLAGS.string],
   boolean: ['all', 'ordered'],
   default: { p: DEFAULT_PORTS },
 };
 
-type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered'> & TimingFields;
+type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered' | 'engine'> & TimingFields;
 
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
 export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
@@ -35,7 +37,16 @@ export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
     ...timing.timing,
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
+    engine: engineFromArgs(args),
   };
+}
+
+/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net. */
+function engineFromArgs(args: ParsedArgs): EngineName | undefined {
+  const name = lastValue(args, 'engine');
+  if (name === undefined) return undefined;
+  if (!(ENGINE_NAMES as readonly string[]).includes(name)) throw new UsageError(`--engine must be ${ENGINE_NAMES.join(' or ')}, not "${name}"`);
+  return name as EngineName;
 }
 
 /**
@@ -60,8 +71,12 @@ export interface TcpScanOptions extends TimingFields {
   ordered: boolean;
   /** The process's open-file soft limit; undefined asks `ulimit -n`, null means no limit. */
   fdLimit?: number | null;
-  /** Injected socket layer (default: node:net). */
+  /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
+  /** The I/O backend, both under the timing core; undefined: node:net; 'native' the addon (said under -v). */
+  engine?: EngineName | undefined;
+  /** Told which engine runs the scan (`engine: native (...)`), for -v. */
+  onEngine?: (line: string) => void;
   /** Local errors on one port before it is given up (tests; default the engine's). */
   maxLocalErrors?: number;
   /** Tells a host that is not there from a port that is rejected (default: the kernel's neighbour table). */
@@ -164,8 +179,9 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, ...timing } = options;
-  const prober = new ConnectProber(layer ?? netSocketLayer, { ...timing, maxSockets: inFlightLimit, onThrottle: notice });
+  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, engine, onEngine: _onEngine, ...timing } = options;
+  const { prober, said } = connectProber(engine, { ...timing, maxSockets: inFlightLimit, onThrottle: notice }, layer);
+  if (said) options.onEngine?.(said);
   let started = 0;
   let ended = 0;
   const stats: TcpScanStats = {
@@ -298,12 +314,14 @@ export function tcpScan(
       error: (err: unknown) => subscriber.error(err),
       complete: () => {
         ended = performance.now();
+        prober.close?.();
         subscriber.complete();
       },
     });
     return () => {
       if (ticker) clearInterval(ticker);
       subscription.unsubscribe();
+      prober.close?.();
     };
   });
   return { records, stats };

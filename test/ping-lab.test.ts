@@ -17,6 +17,8 @@ const parse = (stdout: string): Map<string, Row> =>
 const DEAD6 = Array.from({ length: 5 }, (_, i) => `${SUBNET6}${(0xc8 + i).toString(16)}`);
 
 const PINGPROBE = binPath('pingprobe');
+// The engine under test: the raw-socket addon here; ping-lab-native.test.ts runs this file again on ours.
+const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'raw';
 // As user nobody, without tap's coverage hook (it would fail writing to root's .tap/ at exit).
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS'];
 
@@ -56,14 +58,14 @@ t.test('live, dead and ICMP-dropping hosts are classified exactly, IPv4 and IPv6
   };
 
   // Defaults (-t 1000 -r 2, backoff 1.5): a silent host costs at most 1000 + 1500 + 2250 ms.
-  const raw = await timed(lab, [PINGPROBE, '--all', '-v', ...targets]);
+  const raw = await timed(lab, [PINGPROBE, '--engine', ENGINE, '--all', '-v', ...targets]);
   t.equal(raw.code, 0, raw.stderr);
   checkRows(raw.rows, 'raw');
-  t.match(raw.stderr, /\(raw ICMP\)/);
+  t.match(raw.stderr, `(${ENGINE} ICMP)`);
   // 14 silent targets probed one after another would take 14 x 4.75 s; in parallel about 4.75 s in all.
   t.ok(raw.ms < 4750 + 3000, `silent hosts cost ${Math.round(raw.ms)} ms in all, not per host`);
 
-  const fallback = await timed(lab, [...AS_NOBODY, PINGPROBE, '--all', '-t', '300', '-r', '1', ...targets]);
+  const fallback = await timed(lab, [...AS_NOBODY, PINGPROBE, '--engine', ENGINE, '--all', '-t', '300', '-r', '1', ...targets]);
   t.equal(fallback.code, 0, fallback.stderr);
   t.match(fallback.stderr, /no permission for raw ICMP sockets/);
   checkRows(fallback.rows, 'ping fallback');
@@ -76,12 +78,12 @@ t.test('with 5% loss the default retries find every live host, again and again',
   t.teardown(() => lab.close());
   const live = [...lab.hosts, ...lab.hosts6];
   // The loss is real: 20 echoes to each host without retries lose some (expected 5%, 400 echoes).
-  const counted = await timed(lab, [PINGPROBE, '-c', '20', '-t', '200', ...live]);
+  const counted = await timed(lab, [PINGPROBE, '--engine', ENGINE, '-c', '20', '-t', '200', ...live]);
   const received = [...counted.rows.values()].reduce((sum, row) => sum + Number(row.received), 0);
   t.ok(received < 400 && received > 300, `${received} of 400 echoes answered`);
   let retried = 0;
   for (let round = 1; round <= 3; round++) {
-    const run = await timed(lab, [PINGPROBE, '-v', '-t', '300', ...live]);
+    const run = await timed(lab, [PINGPROBE, '--engine', ENGINE, '-v', '-t', '300', ...live]);
     t.equal(run.code, 0, run.stderr);
     t.same([...run.rows.keys()].sort(), [...live].sort(), `round ${round}: every live host found`);
     retried += Number(/(\d+) echoes sent/.exec(run.stderr)?.[1] ?? 0) - live.length;
@@ -95,9 +97,9 @@ t.test('--ordered writes hosts in input order; without it, as they answer', clas
   // A dead address first: it answers last, after its timeout and retries.
   const input = [lab.dead[0]!, lab.hosts[0]!, lab.hosts[1]!].join('\n');
   const order = (stdout: string): string[] => stdout.split('\n').filter(Boolean).map((line) => String((JSON.parse(line) as Row).ip));
-  const ordered = await collect(lab.spawn(PINGPROBE, ['--all', '--ordered', '-t', '200', '-r', '1']), input);
+  const ordered = await collect(lab.spawn(PINGPROBE, ['--engine', ENGINE, '--all', '--ordered', '-t', '200', '-r', '1']), input);
   t.same(order(ordered.stdout), [lab.dead[0], lab.hosts[0], lab.hosts[1]]);
-  const asAnswered = await collect(lab.spawn(PINGPROBE, ['--all', '-t', '200', '-r', '1']), input);
+  const asAnswered = await collect(lab.spawn(PINGPROBE, ['--engine', ENGINE, '--all', '-t', '200', '-r', '1']), input);
   t.equal(order(asAnswered.stdout).at(-1), lab.dead[0], 'the silent host comes out last');
 });
 
@@ -106,7 +108,7 @@ t.test('a /24 of mostly dead hosts costs one timeout x tries in all, not per hos
   t.teardown(() => lab.close());
   // 245 silent addresses: their echoes wait in the ARP queue, which once filled the socket's send
   // buffer and stalled every send for seconds (10 s for this sweep before SO_SNDBUFFORCE).
-  const run = await collect(lab.spawn(PINGPROBE, ['-v', '-n', '256', '-t', '300', '-r', '1', `${SUBNET4}.2-254`]));
+  const run = await collect(lab.spawn(PINGPROBE, ['--engine', ENGINE, '-v', '-n', '256', '-t', '300', '-r', '1', `${SUBNET4}.2-254`]));
   t.equal(run.code, 0, run.stderr);
   t.same([...parse(run.stdout).keys()].sort(), [...lab.hosts].sort());
   // The sweep's own clock (-v): 300 ms + 450 ms of tries, with room for a loaded machine.

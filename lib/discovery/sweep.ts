@@ -57,7 +57,7 @@ export interface DiscoveryStats {
   sent: number;
   /** TCP connects of the TCP ping, retries included. */
   connects: number;
-  method?: 'raw' | 'ping';
+  method?: 'native' | 'raw' | 'ping';
   /** The echo sweep's timing summary (-v), once the sweep runs on raw sockets. */
   timing?: () => string;
   summary(): string;

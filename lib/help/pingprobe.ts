@@ -22,6 +22,8 @@ ${TIMING_HELP}
   --all      also {"alive":false} for silent hosts, with a "reason" when an
              ICMP error said why
   --ordered  results in input order (default: as hosts answer)
+  --engine raw|native  raw sockets, both under the adaptive timing: raw
+             (default, @neuralegion/raw-socket) or native (the C addon's thread)
   --fail     exit 1 when some target did not answer (fping's convention)
   -v         counts and elapsed time on stderr
 ${TARGET_OPTIONS}

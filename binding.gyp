@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "pmap_native",
+      "sources": ["native/engine.c", "native/tcp.c", "native/icmp.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

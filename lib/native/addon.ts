@@ -1,0 +1,204 @@
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { parseAddress } from '../targets.js';
+
+/** The C addon's surface (native/engine.c). Handles are opaque; completions come in Int32Array batches. */
+export interface NativeAddon {
+  open(kind: 'tcp' | 'icmp', onBatch: (completions: Int32Array) => void): object;
+  submit(handle: object, requests: Int32Array): void;
+  cancel(handle: object, tokens: Int32Array): void;
+  ref(handle: object, on: boolean): void;
+  close(handle: object): void;
+  strerror(errno: number): string;
+}
+
+/** Completion kinds (native/engine.h): four int32 per completion, token, kind, detail (errno), rtt in µs. */
+export const enum Done {
+  Open = 0,
+  Closed = 1,
+  Timeout = 2,
+  Error = 3,
+  Self = 4,
+  Reply = 5,
+  IcmpError = 6,
+}
+export const DONE_WORDS = 4;
+
+let loaded: { addon: NativeAddon } | { error: string } | undefined;
+
+/**
+ * The addon built by `npm ci` (binding.gyp), or why it is not there. Loaded once per thread: it is
+ * context-aware (N-API), so worker threads load their own instance.
+ */
+export function loadAddon(): { addon: NativeAddon } | { error: string } {
+  if (loaded) return loaded;
+  try {
+    // dist/lib/native/addon.js -> build/Release at the package root.
+    const require = createRequire(import.meta.url);
+    loaded = { addon: require(new URL('../../../build/Release/pmap_native.node', import.meta.url).pathname) as NativeAddon };
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    loaded = { error: `the native addon is not built or does not load (${message})` };
+  }
+  return loaded;
+}
+
+// First name wins where two share a number (EAGAIN, not EWOULDBLOCK; EDEADLK, not EDEADLOCK).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+
+/** `ECONNREFUSED` for 111, as node's own errors spell it. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+/**
+ * One engine thread of the addon, shared by every probe of this JavaScript thread. Requests are
+ * gathered and submitted once per microtask turn (one lock and one wake-up per batch, not per
+ * probe); the thread is referenced only while probes are out, so an idle engine keeps no process alive.
+ */
+export class NativeEngine {
+  private readonly handle: object;
+  private readonly callbacks = new Map<number, (kind: number, detail: number, rttUs: number) => void>();
+  private nextToken = 1;
+  private buffer: Int32Array;
+  private used = 0;
+  private flushQueued = false;
+  private referenced = false;
+  private closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    kind: 'tcp' | 'icmp',
+    private readonly requestWords: number,
+  ) {
+    this.buffer = new Int32Array(requestWords * 256);
+    this.handle = addon.open(kind, (batch) => this.onBatch(batch));
+  }
+
+  /** Queues one request; `fill` writes its words after the token (word 0). Returns the token. */
+  submit(fill: (words: Int32Array, at: number) => void, onDone: (kind: number, detail: number, rttUs: number) => void): number {
+    const token = this.nextToken;
+    this.nextToken = this.nextToken >= 0x7fffffff ? 1 : this.nextToken + 1;
+    if (this.used + this.requestWords > this.buffer.length) {
+      const bigger = new Int32Array(this.buffer.length * 2);
+      bigger.set(this.buffer.subarray(0, this.used));
+      this.buffer = bigger;
+    }
+    this.buffer.fill(0, this.used, this.used + this.requestWords);
+    this.buffer[this.used] = token;
+    fill(this.buffer, this.used);
+    this.used += this.requestWords;
+    this.callbacks.set(token, onDone);
+    if (!this.referenced) {
+      this.referenced = true;
+      this.addon.ref(this.handle, true);
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
+    return token;
+  }
+
+  /** Forgets a request: its socket is closed on the thread and no completion is delivered. */
+  cancel(token: number): void {
+    if (!this.callbacks.delete(token)) return;
+    if (this.closed) return;
+    // The request may still be in our buffer: send it first, so the thread sees the cancel after it.
+    this.flush();
+    this.addon.cancel(this.handle, Int32Array.of(token));
+    this.unrefIfIdle();
+  }
+
+  get outstanding(): number {
+    return this.callbacks.size;
+  }
+
+  /** Stops the thread and closes every socket (within a few ms: the thread is woken, then joined). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.callbacks.clear();
+    this.addon.close(this.handle);
+  }
+
+  private flush(): void {
+    if (this.used === 0 || this.closed) {
+      this.used = 0;
+      return;
+    }
+    // The addon copies the words under its lock: the buffer is ours again at once.
+    this.addon.submit(this.handle, this.buffer.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private onBatch(batch: Int32Array): void {
+    for (let i = 0; i + DONE_WORDS <= batch.length; i += DONE_WORDS) {
+      const token = batch[i]!;
+      const callback = this.callbacks.get(token);
+      if (!callback) continue; // cancelled meanwhile
+      this.callbacks.delete(token);
+      callback(batch[i + 1]!, batch[i + 2]!, batch[i + 3]!);
+    }
+    this.unrefIfIdle();
+  }
+
+  private unrefIfIdle(): void {
+    if (this.referenced && this.callbacks.size === 0 && this.used === 0) {
+      this.referenced = false;
+      this.addon.ref(this.handle, false);
+    }
+  }
+}
+
+/** Writes an address as the addon reads it: family (4|6) at `at + 2`, the bytes from `at + 4`. */
+export class AddressWords {
+  private lastIp = '';
+  private family = 0;
+  private readonly words = new Int32Array(4);
+
+  write(ip: string, words: Int32Array, at: number): boolean {
+    if (ip !== this.lastIp && this.writeV4(ip)) {
+      this.lastIp = ip;
+    } else if (ip !== this.lastIp) {
+      const parsed = parseAddress(ip);
+      if (!parsed) {
+        words[at + 2] = 0; // the thread skips a request of family 0
+        return false;
+      }
+      this.lastIp = ip;
+      this.family = parsed.family;
+      const bytes = new Uint8Array(this.words.buffer);
+      const size = parsed.family === 4 ? 4 : 16;
+      bytes.fill(0);
+      let value = parsed.value;
+      for (let i = size - 1; i >= 0; i--) {
+        bytes[i] = Number(value & 0xffn);
+        value >>= 8n;
+      }
+    }
+    words[at + 2] = this.family;
+    words.set(this.words, at + 4);
+    return true;
+  }
+
+  /** Dotted quads the quick way: a sweep parses a new address per probe. */
+  private writeV4(ip: string): boolean {
+    const parts = ip.split('.');
+    if (parts.length !== 4) return false;
+    const bytes = new Uint8Array(this.words.buffer);
+    bytes.fill(0);
+    for (let i = 0; i < 4; i++) {
+      const text = parts[i]!;
+      const value = Number(text);
+      if (!/^\d{1,3}$/.test(text) || value > 255) return false;
+      bytes[i] = value;
+    }
+    this.family = 4;
+    return true;
+  }
+}

@@ -1,0 +1,181 @@
+import { Observable } from 'rxjs';
+import { errorReason } from '../icmp.js';
+import type { EchoOptions, EchoResult } from '../icmp-engine.js';
+import type { Family } from '../targets.js';
+import type { Probe, Target, TimingOptions, Verdict } from '../timing/core.js';
+import { MAX_TIMER_MS, systemClock, TimingDriver, type Clock } from '../timing/driver.js';
+import { TIMING_DEFAULTS } from '../timing/flags.js';
+import { AddressWords, Done, errnoName, loadAddon, NativeEngine, type NativeAddon } from './addon.js';
+
+/** int32 words per echo request (native/icmp.c): token, unused, family, wait ms, 16 address bytes. */
+const REQUEST_WORDS = 8;
+
+export type EchoEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
+
+/** Sends of one echo the kernel may refuse for a full buffer before the probe fails (as IcmpEngine). */
+const MAX_SEND_REFUSALS = 20;
+const TRANSIENT_SEND_ERRORS = new Set(['EAGAIN', 'ENOBUFS']);
+
+interface NativeEcho {
+  family: Family;
+  ip: string;
+  /** The addon's token of the try in flight (0: none). */
+  token: number;
+  refused: number;
+  /** The answered try's RTT as the thread measured it, for the record. */
+  rttMs?: number;
+  done(verdict: Verdict<EchoAnswer>): void;
+}
+
+interface EchoAnswer {
+  ttl?: number;
+  reason?: string;
+}
+
+/**
+ * IcmpEngine's `probe` on the addon's thread, under the same timing core (lib/timing/core.ts): the
+ * core says when each echo is submitted, how long it is waited for (its expiry cancels the echo on
+ * the thread) and whether it is sent again. The thread sends (sendmmsg), receives (recvmmsg), matches
+ * replies and ICMP errors to echoes and times each in C; its completions feed the core: a reply is
+ * an answer, an ICMP error an error (the host is settled), a full send buffer an unsent try (capped).
+ */
+export class NativeIcmpProber {
+  readonly counts = { sent: 0, replies: 0, errors: 0 };
+  readonly timing: TimingDriver<NativeEcho, EchoAnswer>;
+  private readonly address = new AddressWords();
+  /** The thread's own wait per echo: only a backstop, since the core expires (cancels) every try first. */
+  private readonly backstopMs: number;
+
+  constructor(
+    private readonly engine: EchoEngine,
+    /** strerror(3), so a refused send reads as the raw-socket engine's ("send failed: No route to host"). */
+    private readonly describe: (errno: number) => string = errnoName,
+    timing: Partial<TimingOptions> = {},
+    private readonly clock: Clock = systemClock,
+  ) {
+    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing };
+    this.backstopMs = Math.min(MAX_TIMER_MS, 2 * Math.max(options.initialTimeoutMs, options.maxRttMs) + 1000);
+    this.timing = new TimingDriver<NativeEcho, EchoAnswer>(
+      options,
+      {
+        send: (probe) => this.send(probe),
+        expire: (probe) => this.cancelTry(probe.target.payload),
+        settle: (target, verdict) => {
+          this.cancelTry(target.payload);
+          const { rttMs } = target.payload;
+          target.payload.done(verdict.kind === 'answer' && rttMs !== undefined ? { ...verdict, rtt: rttMs } : verdict);
+        },
+      },
+      clock,
+    );
+  }
+
+  /** Opens the raw sockets on a new engine thread; throws EPERM/EACCES without CAP_NET_RAW. */
+  static open(addon: NativeAddon, timing: Partial<TimingOptions> = {}): NativeIcmpProber {
+    return new NativeIcmpProber(new NativeEngine(addon, 'icmp', REQUEST_WORDS), (errno) => addon.strerror(errno), timing);
+  }
+
+  close(): void {
+    this.timing.stop();
+    this.engine.close();
+  }
+
+  /**
+   * Probe one address: tries until one answers (count 1: as many as the timing core allows) or
+   * `count` echoes of one try each. Emits one result and completes; unsubscribing cancels it.
+   */
+  probe(ip: string, family: Family, options: Pick<EchoOptions, 'count'>): Observable<EchoResult> {
+    return new Observable<EchoResult>((subscriber) => {
+      const result: EchoResult = { rtts: [], sent: 0 };
+      let echoes = 0;
+      let current: Target<NativeEcho> | undefined;
+      const next = (): void => {
+        const payload: NativeEcho = { family, ip, token: 0, refused: 0, done: (verdict) => settled(verdict) };
+        current = this.timing.core.add(ip, payload, this.clock.now(), options.count > 1 ? 1 : undefined);
+        this.timing.kick();
+      };
+      const settled = (verdict: Verdict<EchoAnswer>): void => {
+        current = undefined;
+        echoes++;
+        result.sent += verdict.tries;
+        if (verdict.kind === 'answer') {
+          result.rtts.push(verdict.rtt);
+          if (verdict.data.ttl !== undefined) result.ttl = verdict.data.ttl;
+        }
+        // An ICMP error is an answer: the host (or the way to it) is not there, no use asking again.
+        if (verdict.kind === 'error') result.reason = verdict.data.reason ?? 'error';
+        if (echoes >= options.count || verdict.kind === 'error') {
+          subscriber.next(result);
+          subscriber.complete();
+        } else next();
+      };
+      next();
+      return () => {
+        if (!current) return;
+        this.cancelTry(current.payload);
+        this.timing.core.cancel(current, this.clock.now());
+        this.timing.kick();
+      };
+    });
+  }
+
+  private cancelTry(payload: NativeEcho): void {
+    if (payload.token) this.engine.cancel(payload.token);
+    payload.token = 0;
+  }
+
+  private send(probe: Probe<NativeEcho>): void {
+    const echo = probe.target.payload;
+    this.counts.sent++;
+    let valid = true;
+    const token = this.engine.submit((words, at) => {
+      words[at + 3] = this.backstopMs;
+      valid = this.address.write(echo.ip, words, at);
+    }, (kind, detail, rttUs) => this.completed(probe, token, kind, detail, rttUs));
+    echo.token = token;
+    if (!valid) {
+      this.cancelTry(echo);
+      this.timing.core.error(probe, this.clock.now(), { reason: `not an IP address: ${echo.ip}` });
+    }
+  }
+
+  private completed(probe: Probe<NativeEcho>, token: number, kind: number, detail: number, rttUs: number): void {
+    const echo = probe.target.payload;
+    // A try the core expired (cancelled) or an echo already settled: nothing more to say.
+    if (echo.token !== token) return;
+    echo.token = 0;
+    const core = this.timing.core;
+    const now = this.clock.now();
+    if (kind === Done.Reply) {
+      this.counts.replies++;
+      // The record gets C's RTT; the core the time it saw (it expires tries on that clock).
+      echo.rttMs = rttUs / 1000;
+      core.answer(probe, now, detail >= 0 ? { ttl: detail } : {});
+    } else if (kind === Done.IcmpError) {
+      this.counts.errors++;
+      const type = detail >> 8;
+      const code = detail & 0xff;
+      core.error(probe, now, { reason: errorReason(echo.family, type, code) ?? `icmp-type-${type}-code-${code}` });
+    } else if (kind === Done.Timeout) core.lost(probe, now);
+    else if (TRANSIENT_SEND_ERRORS.has(errnoName(detail)) && ++echo.refused <= MAX_SEND_REFUSALS) {
+      // The echo never left (the send buffer was full): given back uncounted, and the core pauses.
+      core.unsent(probe, now);
+    } else core.error(probe, now, { reason: `send failed: ${this.describe(detail)}` });
+    this.timing.kick();
+  }
+}
+
+/**
+ * Whether this process can ping through the addon (it loads, and raw sockets open): then every
+ * worker thread loads its own instance.
+ */
+export function nativeIcmpUsable(): boolean {
+  const loaded = loadAddon();
+  if ('error' in loaded) return false;
+  try {
+    NativeIcmpProber.open(loaded.addon).close();
+    return true;
+  } catch {
+    return false;
+  }
+}

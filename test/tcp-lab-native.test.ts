@@ -1,0 +1,10 @@
+// tcp-lab.test.ts again, every case on the native engine (the addon built by `npm ci`).
+import t from 'tap';
+import { loadAddon } from '../lib/native/addon.js';
+
+const loaded = loadAddon();
+if ('error' in loaded) t.plan(0, loaded.error);
+else {
+  process.env.PMAP_TEST_TCP_ENGINE = 'native';
+  await import('./tcp-lab.test.js');
+}
