@@ -4,6 +4,7 @@
 // for benchmark tests) and fd00::/8 (RFC 4193 unique local), and only ever exist inside the lab.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 export const SUBNET4 = '198.18.0';
@@ -85,7 +86,10 @@ let serial = 0;
 
 /** Build a lab; throws with the reason when it cannot (callers check labUnavailable first). */
 export async function buildLab(options: LabOptions): Promise<Lab> {
-  const id = `${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}`;
+  // pid and a serial keep concurrent labs apart; random bits keep a lab clear of a namespace that an
+  // earlier, killed run with the same pid left behind (seen in CI: "File exists"). At most 15
+  // characters with the `vs`/`vt` prefix (IFNAMSIZ).
+  const id = `${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}${randomBytes(2).toString('hex')}`;
   const scannerNs = `pms${id}`;
   const targetNs = `pmt${id}`;
   const children: ChildProcess[] = [];
@@ -234,7 +238,8 @@ export interface LoopbackNs {
  * on the machine or in parallel test files. Throws when it cannot be built (see labUnavailable).
  */
 export function loopbackNamespace(): LoopbackNs {
-  const name = `pml${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}`;
+  // Random bits as in buildLab: clear of a namespace a killed run with the same pid left behind.
+  const name = `pml${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}${randomBytes(2).toString('hex')}`;
   const children: ChildProcess[] = [];
   let closed = false;
   const close = (): void => {
