@@ -61,9 +61,24 @@ interface EchoTarget {
   done(verdict: Verdict<EchoAnswer>): void;
 }
 
-interface EchoAnswer {
+/** What an echo's answer carries, whichever backend sent it. */
+export interface EchoAnswer {
   ttl?: number;
   reason?: string;
+}
+
+/**
+ * Adds one echo's verdict to `result`; true when the probe is over (`count` echoes, or an ICMP
+ * error: the host or the way to it is not there, no use asking again). Shared by every backend.
+ */
+export function tallyEcho(result: EchoResult, verdict: Verdict<EchoAnswer>, echoes: number, count: number): boolean {
+  result.sent += verdict.tries;
+  if (verdict.kind === 'answer') {
+    result.rtts.push(verdict.rtt);
+    if (verdict.data.ttl !== undefined) result.ttl = verdict.data.ttl;
+  }
+  if (verdict.kind === 'error') result.reason = verdict.data.reason ?? 'error';
+  return echoes >= count || verdict.kind === 'error';
 }
 
 type EchoProbe = Probe<EchoTarget>;
@@ -162,15 +177,7 @@ export class IcmpEngine {
       };
       const settled = (verdict: Verdict<EchoAnswer>): void => {
         current = undefined;
-        echoes++;
-        result.sent += verdict.tries;
-        if (verdict.kind === 'answer') {
-          result.rtts.push(verdict.rtt);
-          if (verdict.data.ttl !== undefined) result.ttl = verdict.data.ttl;
-        }
-        // An ICMP error is an answer: the host (or the way to it) is not there, no use asking again.
-        if (verdict.kind === 'error') result.reason = verdict.data.reason ?? 'error';
-        if (echoes >= options.count || verdict.kind === 'error') {
+        if (tallyEcho(result, verdict, ++echoes, options.count)) {
           subscriber.next(result);
           subscriber.complete();
         } else {

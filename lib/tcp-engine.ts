@@ -73,6 +73,30 @@ export interface EngineCounters {
   localErrors: number;
 }
 
+/** Hosts found unreachable, remembered (bounded: a scan of a /16 must not grow it) by every backend. */
+export class GoneHosts {
+  private readonly reasons = new Map<string, string>();
+
+  add(host: string, reason: string): void {
+    this.reasons.set(host, reason);
+    if (this.reasons.size > 4096) this.reasons.delete(this.reasons.keys().next().value ?? '');
+  }
+
+  get(host: string): string | undefined {
+    return this.reasons.get(host);
+  }
+}
+
+/** A backend's callback `start` as an Observable of the one outcome (unsubscribing cancels). */
+export function observeOutcome(start: (done: (outcome: ProbeOutcome) => void) => () => void): Observable<ProbeOutcome> {
+  return new Observable<ProbeOutcome>((subscriber) =>
+    start((outcome) => {
+      subscriber.next(outcome);
+      subscriber.complete();
+    }),
+  );
+}
+
 /** One port of one host under the timing core, and the socket of its try in flight. */
 interface PortTarget {
   port: number;
@@ -94,7 +118,7 @@ export class ConnectProber {
   readonly timing: TimingDriver<PortTarget, PortAnswer>;
   private throttled = false;
   /** Hosts found unreachable: tries to them still waiting for a slot are settled without a connect. */
-  private readonly gone = new Map<string, string>();
+  private readonly gone = new GoneHosts();
 
   constructor(
     private readonly layer: SocketLayer,
@@ -124,17 +148,11 @@ export class ConnectProber {
 
   /** The host answered unreachable: its ports still waiting for a slot get that answer unsent. */
   hostGone(host: string, reason: string): void {
-    this.gone.set(host, reason);
-    if (this.gone.size > 4096) this.gone.delete(this.gone.keys().next().value ?? '');
+    this.gone.add(host, reason);
   }
 
   probe(host: string, port: number): Observable<ProbeOutcome> {
-    return new Observable<ProbeOutcome>((subscriber) =>
-      this.start(host, port, (outcome) => {
-        subscriber.next(outcome);
-        subscriber.complete();
-      }),
-    );
+    return observeOutcome((done) => this.start(host, port, done));
   }
 
   /**

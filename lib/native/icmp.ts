@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { errorReason } from '../icmp.js';
-import type { EchoOptions, EchoResult } from '../icmp-engine.js';
+import { tallyEcho, type EchoAnswer, type EchoOptions, type EchoResult } from '../icmp-engine.js';
 import type { Family } from '../targets.js';
 import type { Probe, Target, TimingOptions, Verdict } from '../timing/core.js';
 import { MAX_TIMER_MS, systemClock, TimingDriver, type Clock } from '../timing/driver.js';
@@ -25,11 +25,6 @@ interface NativeEcho {
   /** The answered try's RTT as the thread measured it, for the record. */
   rttMs?: number;
   done(verdict: Verdict<EchoAnswer>): void;
-}
-
-interface EchoAnswer {
-  ttl?: number;
-  reason?: string;
 }
 
 /**
@@ -96,15 +91,7 @@ export class NativeIcmpProber {
       };
       const settled = (verdict: Verdict<EchoAnswer>): void => {
         current = undefined;
-        echoes++;
-        result.sent += verdict.tries;
-        if (verdict.kind === 'answer') {
-          result.rtts.push(verdict.rtt);
-          if (verdict.data.ttl !== undefined) result.ttl = verdict.data.ttl;
-        }
-        // An ICMP error is an answer: the host (or the way to it) is not there, no use asking again.
-        if (verdict.kind === 'error') result.reason = verdict.data.reason ?? 'error';
-        if (echoes >= options.count || verdict.kind === 'error') {
+        if (tallyEcho(result, verdict, ++echoes, options.count)) {
           subscriber.next(result);
           subscriber.complete();
         } else next();

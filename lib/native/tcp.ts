@@ -2,7 +2,9 @@ import { Observable } from 'rxjs';
 import {
   CLOSED_ERRORS,
   LOCAL_ERRORS,
+  GoneHosts,
   MAX_LOCAL_ERRORS,
+  observeOutcome,
   SELF_CONNECT_TRIES,
   UNREACHABLE_ERRORS,
   outcomeOf,
@@ -46,7 +48,7 @@ export class NativeConnectProber {
   readonly engineName = 'native';
   readonly timing: TimingDriver<NativePort, PortAnswer>;
   private throttled = false;
-  private readonly gone = new Map<string, string>();
+  private readonly gone = new GoneHosts();
   private readonly address = new AddressWords();
   /** The thread's own per-try limit: only a backstop, since the core expires (cancels) every try first. */
   private readonly backstopMs: number;
@@ -91,17 +93,11 @@ export class NativeConnectProber {
 
   /** The host answered unreachable: its ports still waiting for a slot get that answer unsent. */
   hostGone(host: string, reason: string): void {
-    this.gone.set(host, reason);
-    if (this.gone.size > 4096) this.gone.delete(this.gone.keys().next().value ?? '');
+    this.gone.add(host, reason);
   }
 
   probe(host: string, port: number): Observable<ProbeOutcome> {
-    return new Observable<ProbeOutcome>((subscriber) =>
-      this.start(host, port, (outcome) => {
-        subscriber.next(outcome);
-        subscriber.complete();
-      }),
-    );
+    return observeOutcome((done) => this.start(host, port, done));
   }
 
   start(host: string, port: number, done: (outcome: ProbeOutcome) => void): () => void {
