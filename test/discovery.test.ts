@@ -1,13 +1,12 @@
 // discoverySweep with no network: a fake ICMP socket, a fake TCP socket layer and a fake neighbour
 // table decide each host, so every method and the one-record-per-host rule are checked anywhere.
-import { EventEmitter } from 'node:events';
 import { lastValueFrom, toArray } from 'rxjs';
 import t from 'tap';
 import { discoveryFlags, discoverySweep } from '../lib/discovery/sweep.js';
 import { kernelNeighbours, parseNeighbourTable, parseProcArp, type NeighbourState, type NeighbourTable } from '../lib/discovery/neighbours.js';
 import type { OpenIcmpSocket } from '../lib/icmp-engine.js';
-import type { ProbeSocket, SocketLayer } from '../lib/tcp-engine.js';
 import { parseFlags } from '../lib/frame.js';
+import { eventSocketLayer } from './fixtures/event-socket.js';
 
 const ICMP_HOST = '198.18.0.10';
 const ARP_HOST = '198.18.0.11';
@@ -32,24 +31,10 @@ const icmp: OpenIcmpSocket = (_family, handlers) => ({
 });
 
 /** TCP_HOST answers every port with an RST; every other host never answers. */
-const tcp: SocketLayer = {
-  create(): ProbeSocket {
-    const events = new EventEmitter();
-    const socket = {
-      connect(_port: number, host: string) {
-        if (host === TCP_HOST) setImmediate(() => events.emit('error', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })));
-        else setTimeout(() => events.emit('timeout'), 30);
-        return socket;
-      },
-      setTimeout: () => socket,
-      once: (event: string, listener: (...args: any[]) => void) => events.once(event, listener),
-      on: (event: string, listener: (...args: any[]) => void) => events.on(event, listener),
-      resetAndDestroy: () => undefined,
-      destroy: () => undefined,
-    };
-    return socket;
-  },
-};
+const tcp = eventSocketLayer((events, _socket, _port, host) => {
+  if (host === TCP_HOST) setImmediate(() => events.emit('error', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })));
+  else setTimeout(() => events.emit('timeout'), 30);
+});
 
 const table = (states: Record<string, NeighbourState>): NeighbourTable & { snapshots: number } => {
   const fake = {

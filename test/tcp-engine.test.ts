@@ -6,6 +6,7 @@ import { tcpScan, type TcpScanOptions } from '../lib/tcpprobe.js';
 import type { Rec } from '../lib/records.js';
 import { HostEvidence } from '../lib/discovery/host-evidence.js';
 import type { NeighbourState, NeighbourTable, RouteInfo } from '../lib/discovery/neighbours.js';
+import { eventSocketLayer } from './fixtures/event-socket.js';
 
 /** A neighbour table with no kernel: the addresses the lab leaves dead (.200-.209) failed ARP. */
 const fakeTable = (
@@ -344,30 +345,12 @@ t.test('EHOSTUNREACH settles the host on the kernel\'s evidence: failed ARP, gat
 
 t.test('#10 item 3: a self-connect through an IPv4-mapped address is not open', async (t) => {
   // The kernel reports both ends dotted (::ffff:127.0.0.1); the target may be written ::ffff:7f00:1.
-  const layer: SocketLayer = {
-    create() {
-      const events = new EventEmitter();
-      const socket = {
-        localAddress: undefined as string | undefined,
-        localPort: undefined as number | undefined,
-        remoteAddress: undefined as string | undefined,
-        remotePort: undefined as number | undefined,
-        connect(port: number) {
-          setImmediate(() => {
-            Object.assign(socket, { localAddress: '::ffff:127.0.0.1', localPort: port, remoteAddress: '::ffff:127.0.0.1', remotePort: port });
-            events.emit('connect');
-          });
-          return socket;
-        },
-        setTimeout: () => socket,
-        once: (event: string, listener: (...args: any[]) => void) => events.once(event, listener),
-        on: (event: string, listener: (...args: any[]) => void) => events.on(event, listener),
-        resetAndDestroy: () => undefined,
-        destroy: () => undefined,
-      };
-      return socket;
-    },
-  };
+  const layer = eventSocketLayer((events, socket, port) =>
+    setImmediate(() => {
+      Object.assign(socket, { localAddress: '::ffff:127.0.0.1', localPort: port, remoteAddress: '::ffff:127.0.0.1', remotePort: port });
+      events.emit('connect');
+    }),
+  );
   const prober = engine(layer);
   t.match(await probe(prober, '::ffff:7f00:1', 40000), [{ state: 'closed' }]);
   t.equal(prober.counters.selfConnects, 4);
@@ -376,23 +359,9 @@ t.test('#10 item 3: a self-connect through an IPv4-mapped address is not open', 
 t.test('#10 item 2: connects that fail at once still let the event loop turn', async (t) => {
   // As node does for a connect() that fails inside the syscall (ENETUNREACH, no route): the
   // error comes on the next tick, before any I/O or timer.
-  const layer: SocketLayer = {
-    create() {
-      const events = new EventEmitter();
-      const socket = {
-        connect() {
-          process.nextTick(() => events.emit('error', Object.assign(new Error('ENETUNREACH'), { code: 'ENETUNREACH' })));
-          return socket;
-        },
-        setTimeout: () => socket,
-        once: (event: string, listener: (...args: any[]) => void) => events.once(event, listener),
-        on: (event: string, listener: (...args: any[]) => void) => events.on(event, listener),
-        resetAndDestroy: () => undefined,
-        destroy: () => undefined,
-      };
-      return socket;
-    },
-  };
+  const layer = eventSocketLayer((events) =>
+    process.nextTick(() => events.emit('error', Object.assign(new Error('ENETUNREACH'), { code: 'ENETUNREACH' }))),
+  );
   const hosts = 20000;
   const targets = (function* () {
     for (let i = 0; i < hosts; i++) yield { ip: `198.19.${i >> 8}.${i & 255}` };
