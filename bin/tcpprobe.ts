@@ -15,7 +15,7 @@ runMain({
     const options = tcpOptionsFromArgs(args);
     const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError, recordPort), io.signal);
     const verbose = io.verbose ? { onNotice: io.log, onEngine: io.log, onUnreachable: (ip: string, why: string, skipped: number) => io.log(`${ip}: ${why}, ${skipped} ports not tried`) } : {};
-    const { records, stats } = tcpScan(targets, { ...options, ...verbose }, () => io.records.ready());
+    const { records, stats } = tcpScan(targets, { ...options, ...verbose, onFallback: io.log }, () => io.records.ready());
     io.summary = () => `${stats.summary()}; ${stats.timing()}`;
     const total = args._.length > 0 ? (addressCount(args._.map(String)) ?? 0) * options.ports.length : undefined;
     const stop = scanProgress(io.progress, 'tcp', total, () => ({ done: stats.portsTried, found: stats.open }));

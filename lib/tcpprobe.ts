@@ -9,6 +9,7 @@ import { portsFromArgs } from './targets/top-ports.js';
 import { readRecords, withInput, type LineError, type Rec, type Target } from './records.js';
 import { type ProbeOutcome, type SocketLayer } from './tcp-engine.js';
 import { connectProber, ENGINE_NAMES, type EngineName } from './native/choose.js';
+import { synProber } from './native/syn.js';
 import { timingSummary } from './timing/core.js';
 import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs, type TimingFields } from './timing/flags.js';
 import { HostEvidence, settleUnreachable } from './discovery/host-evidence.js';
@@ -19,11 +20,11 @@ export const TCP_DEFAULTS = { concurrency: 500 } as const;
 /** minimist flags of a TCP scan (`-n -p --all --ordered` and the timing flags), defaults included. */
 export const TCP_FLAGS = {
   string: ['n', 'p', 'top-ports', 'engine', ...TIMING_FLAGS.string],
-  boolean: ['all', 'ordered'],
+  boolean: ['all', 'ordered', 'syn'],
   default: { p: DEFAULT_PORTS },
 };
 
-type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered' | 'engine'> & TimingFields;
+type TcpFlagOptions = Pick<TcpScanOptions, 'ports' | 'rankedPorts' | 'concurrency' | 'all' | 'ordered' | 'engine' | 'syn'> & TimingFields;
 
 /** Scan options from parsed TCP_FLAGS; a bad value throws UsageError or PortSpecError naming it. */
 export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
@@ -38,6 +39,7 @@ export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
     all: Boolean(args.all),
     ordered: Boolean(args.ordered),
     engine: engineFromArgs(args),
+    syn: Boolean(args.syn),
   };
 }
 
@@ -75,6 +77,10 @@ export interface TcpScanOptions extends TimingFields {
   layer?: SocketLayer;
   /** The I/O backend, both under the timing core; undefined: node:net; 'native' the addon (said under -v). */
   engine?: EngineName | undefined;
+  /** --syn: a SYN scan on the addon's raw sockets (lib/native/syn.ts); a connect scan where it cannot run. */
+  syn?: boolean;
+  /** Told once why a --syn scan runs as a connect scan (no addon, no CAP_NET_RAW): said without -v too. */
+  onFallback?: (message: string) => void;
   /** Told which engine runs the scan (`engine: native (...)`), for -v. */
   onEngine?: (line: string) => void;
   /** Local errors on one port before it is given up (tests; default the engine's). */
@@ -179,8 +185,10 @@ export function tcpScan(
   if (inFlightLimit < options.concurrency) {
     notice(`-n ${options.concurrency} is more than the open-file limit (ulimit -n ${fdLimit}) allows: at most ${inFlightLimit} connects in flight`);
   }
-  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, engine, onEngine: _onEngine, ...timing } = options;
-  const { prober, said } = connectProber(engine, { ...timing, maxSockets: inFlightLimit, onThrottle: notice }, layer);
+  const { ports: _ports, concurrency: _concurrency, all: _all, ordered: _ordered, layer, engine, onEngine: _onEngine, syn, onFallback, ...timing } = options;
+  const engineOptions = { ...timing, maxSockets: inFlightLimit, onThrottle: notice };
+  const { prober, said, fallback } = syn ? synProber(engine, engineOptions, layer) : { fallback: undefined, ...connectProber(engine, engineOptions, layer) };
+  if (fallback) onFallback?.(fallback);
   if (said) options.onEngine?.(said);
   let started = 0;
   let ended = 0;

@@ -222,6 +222,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const backend *be = strcmp(kind, "tcp") == 0 ? &tcp_backend : strcmp(kind, "icmp") == 0 ? &icmp_backend : NULL;
+  if (be == NULL && strcmp(kind, "syn") == 0) be = &syn_backend;
   if (be == NULL) {
     napi_throw_type_error(env, NULL, "kind must be tcp or icmp");
     return NULL;

@@ -48,5 +48,6 @@ int engine_watch(engine *e, int fd, uint32_t events, void *ptr);
 
 extern const backend tcp_backend;
 extern const backend icmp_backend;
+extern const backend syn_backend;  // native/syn.c
 
 #endif

@@ -39,6 +39,9 @@ int main(int argc, char **argv) {
   if (argc < 5) return 2;
   int tcp = strcmp(argv[1], "tcp") == 0;
   const backend *be = tcp ? &tcp_backend : &icmp_backend;
+#ifdef WITH_SYN  // test/syn-memory.test.ts: `harness syn 127.0.0.1 65535 WINDOW`, ports 1..N
+  if (strcmp(argv[1], "syn") == 0) be = &syn_backend, tcp = 1;
+#endif
   long total = atol(argv[3]), window = atol(argv[4]);
   int family = strchr(argv[2], ':') ? 6 : 4;
   uint8_t base[16] = {0};
