@@ -11,7 +11,7 @@ runMain(
     errorsAreResults: true,
     flags: withTargetFlags({
       string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports', 'min-rtt', 'max-rtt', 'rate', 'T'],
-      boolean: ['all', 'json', 'v', 'fail', 'sV', 'F', 'Pn'],
+      boolean: ['all', 'json', 'v', 'fail', 'sV', 'sS', 'F', 'Pn'],
       default: { c: '1' },
     }),
     run: (args, io) =>

@@ -62,6 +62,10 @@ export interface PmapOptions {
   versions?: boolean;
   /** -Pn: no host discovery before a tcp scan of several addresses. */
   skipDiscovery?: boolean;
+  /** -sS: a SYN scan (raw sockets; a connect scan, said once, without CAP_NET_RAW). */
+  syn?: boolean;
+  /** -v: the tcp stage names its engine. */
+  verbose?: boolean;
 }
 
 /**
@@ -70,7 +74,7 @@ export interface PmapOptions {
  */
 export function normalizeArgv(argv: readonly string[]): string[] {
   // nmap's -oX FILE, -sV, -Pn likewise: one flag each, not -o -X, -s -V, -P -n; and -iL FILE.
-  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' || arg === '-Pn' ? `-${arg}` : arg));
+  return argv.map((arg) => (/^-(ip|iL|oX)(=|$)/.test(arg) || arg === '-sV' || arg === '-sS' || arg === '-Pn' ? `-${arg}` : arg));
 }
 
 const orList = (values: readonly string[]): string => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -124,6 +128,11 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
     options.versions = true;
   }
+  if (args.sS) {
+    if (kind !== 'tcp') throw new UsageError('-sS needs -f tcp (it is a port scan)');
+    options.syn = true;
+    options.verbose = Boolean(args.v);
+  }
   if (kind === 'ping' && options.concurrency > MAX_PINGS_IN_FLIGHT) {
     throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} for ping (16-bit ICMP sequence numbers)`);
   }
@@ -154,6 +163,7 @@ function probeRecords(
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
   const tcp: TcpWork = { ...options.timing, ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, fdLimit };
+  if (options.syn) Object.assign(tcp, { syn: true, sayEngine: Boolean(options.verbose) });
   const ping: PingWork = { ...options.timing, concurrency: options.concurrency, count: options.count };
   if (options.mode === 'thread' && options.kind === 'ping') {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
@@ -181,7 +191,7 @@ function probeRecords(
   }
   const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
   return options.kind === 'tcp'
-    ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec], shardOptions)
+    ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec, ...(options.syn ? ['--syn'] : [])], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);
 }
 

@@ -16,6 +16,10 @@ export interface TcpWork extends TimingFields {
   concurrency: number;
   /** Open-file limit to budget sockets against; undefined asks `ulimit -n`. */
   fdLimit?: number | null;
+  /** -sS: a SYN scan where raw sockets can be opened (lib/native/syn.ts), a connect scan elsewhere. */
+  syn?: boolean;
+  /** Name the engine on `log` (-v). */
+  sayEngine?: boolean;
 }
 
 export interface PingWork extends TimingFields {
@@ -30,7 +34,9 @@ type Ready = () => Promise<void> | undefined;
 type TimingSink = (summary: () => string) => void;
 
 export function tcpRecords(targets: Targets, work: TcpWork, ready?: Ready, log?: (line: string) => void, timing?: TimingSink): Observable<Rec> {
-  const scan = tcpScan(targets, { ...work, all: true, ordered: false, ...(log ? { onNotice: log } : {}) }, ready);
+  const { sayEngine, ...scanWork } = work;
+  const said = log ? { onNotice: log, onFallback: log, ...(sayEngine ? { onEngine: log } : {}) } : {};
+  const scan = tcpScan(targets, { ...scanWork, all: true, ordered: false, ...said }, ready);
   timing?.(() => scan.stats.timing());
   return scan.records;
 }
