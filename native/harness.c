@@ -40,7 +40,9 @@ int main(int argc, char **argv) {
   int tcp = strcmp(argv[1], "tcp") == 0;
   const backend *be = tcp ? &tcp_backend : &icmp_backend;
 #ifdef WITH_SYN  // test/syn-memory.test.ts: `harness syn 127.0.0.1 65535 WINDOW`, ports 1..N
-  if (strcmp(argv[1], "syn") == 0) be = &syn_backend, tcp = 1;
+  int syn = strcmp(argv[1], "syn") == 0;
+  int32_t cancel_sent = 0;
+  if (syn) be = &syn_backend, tcp = 1;
 #endif
   long total = atol(argv[3]), window = atol(argv[4]);
   int family = strchr(argv[2], ':') ? 6 : 4;
@@ -69,8 +71,17 @@ int main(int argc, char **argv) {
       }
       memcpy(&req[4], addr, 16);
       be->start(&e, e.state, req);
+#ifdef WITH_SYN
+      // Cancels on the way, each counted as that request's completion: one in 100 while its SYN is
+      // still queued, one in 100 once it left (after the flush).
+      if (syn && sent % 100 == 50) be->cancel(&e, e.state, req[0]), outstanding--, completions++;
+      if (syn && sent % 100 == 75) cancel_sent = req[0];
+#endif
     }
     if (be->flush) be->flush(&e, e.state);
+#ifdef WITH_SYN
+    if (cancel_sent) be->cancel(&e, e.state, cancel_sent), outstanding--, completions++, cancel_sent = 0;
+#endif
     int64_t next = be->expire(&e, e.state, now_ns());
     int timeout = next < 0 ? 100 : (int)((next - now_ns()) / 1000000 + 1);
     if (timeout < 0) timeout = 0;

@@ -1,0 +1,62 @@
+// native/syn.c under valgrind (memcheck, every leak kind an error) and AddressSanitizer on a
+// full-port SYN scan of 127.0.0.1 and a scan of ::1, driven by native/harness.c without Node (as
+// test/native-memory.test.ts does for tcp.c and icmp.c; built here with -DWITH_SYN).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { has, labUnavailable, loopbackNamespace } from './lab.js';
+
+const NATIVE = fileURLToPath(new URL('../../native/', import.meta.url));
+const SOURCES = ['harness.c', 'tcp.c', 'icmp.c', 'syn.c'].map((file) => join(NATIVE, file));
+const why = process.getuid?.() !== 0 ? 'raw sockets need root' : !has('gcc') ? 'gcc is not installed' : null;
+const dir = mkdtempSync(join(tmpdir(), 'pmap-syn-memory-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+function build(name: string, flags: string[]): string {
+  const out = join(dir, name);
+  execFileSync('gcc', ['-std=gnu11', '-g', '-O1', '-Wall', '-DWITH_SYN', '-I/usr/include/node', ...flags, '-o', out, ...SOURCES]);
+  return out;
+}
+
+// Every port answered exactly once (SYN-ACK or RST): on loopback never a timeout or an errno. The
+// harness cancels 2 requests in 100 (one queued, one sent), counted as completions.
+const loads: { name: string; args: string[]; expected: RegExp; ns?: string }[] = [
+  { name: 'full-port SYN scan of 127.0.0.1', args: ['syn', '127.0.0.1', '65535', '500'], expected: /^requests 65535 completions 65535 open \d+ closed \d+ timeout 0 error 0 / },
+  { name: 'SYN scan of ::1', args: ['syn', '::1', '2000', '100'], expected: /^requests 2000 completions 2000 open \d+ closed \d+ timeout 0 error 0 / },
+];
+// Timeouts too: a namespace whose loopback drops the SYNs to ports 1-100 (the 1 s backstop fires).
+if (why === null && labUnavailable({ loss: 1 }) === null) {
+  const ns = loopbackNamespace();
+  t.teardown(() => ns.close());
+  execFileSync('ip', ['netns', 'exec', ns.name, 'iptables', '-A', 'INPUT', '-p', 'tcp', '--syn', '--dport', '1:100', '-j', 'DROP']);
+  loads.push({ name: 'SYN scan with timeouts', args: ['syn', '127.0.0.1', '200', '100'], expected: /^requests 200 completions 200 open 0 closed 98 timeout 98 error 0 /, ns: ns.name });
+}
+const inNs = (ns: string | undefined, command: string, args: string[]): [string, string[]] => (ns ? ['ip', ['netns', 'exec', ns, command, ...args]] : [command, args]);
+
+t.test('valgrind: no invalid access, no leak of any kind', { skip: why ?? (has('valgrind') ? false : 'valgrind is not installed') }, async (t) => {
+  const harness = build('harness', []);
+  for (const load of loads) {
+    const run = spawnSync(...inNs(load.ns, 'valgrind', ['-q', '--leak-check=full', '--show-leak-kinds=all', '--errors-for-leak-kinds=all', '--error-exitcode=99', harness, ...load.args]), { encoding: 'utf8' });
+    t.equal(run.status, 0, `${load.name}: ${run.stderr}`);
+    t.equal(run.stderr, '', `${load.name}: valgrind silent`);
+    t.match(run.stdout, load.expected, load.name);
+  }
+});
+
+t.test('AddressSanitizer and UBSan: the same loads', { skip: why ?? false }, async (t) => {
+  let harness: string;
+  try {
+    harness = build('harness-asan', ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']);
+  } catch (err) {
+    t.comment(`no sanitizer runtime: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  for (const load of loads) {
+    const run = spawnSync(...inNs(load.ns, harness, load.args), { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+    t.equal(run.status, 0, `${load.name}: ${run.stderr}`);
+    t.match(run.stdout, load.expected, load.name);
+  }
+});
