@@ -82,6 +82,8 @@ async function items(): Promise<Item[]> {
   list.splice(1, 0, { name: 'tcp', run: benchTcp }, { name: 'ping', run: benchPing });
   const { benchNative } = await import('./native.js');
   list.push({ name: 'native', run: benchNative });
+  const { benchSyn } = await import('./syn.js');
+  list.push({ name: 'syn', run: benchSyn });
   const { benchShuffle } = await import('./shuffle.js');
   list.push({ name: 'shuffle', run: () => benchShuffle(REPEAT) });
   // Issue 9's rows (adaptive timing), in the lab: `node dist/bench/run.js timing-ping timing-tcp`.

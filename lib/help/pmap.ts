@@ -21,6 +21,7 @@ Options:
 ${TIMING_HELP}
   -c N         echoes per host (ping; default 1)
   -sV          service and version of each open port, a VERSION column (tcp)
+  -sS          SYN scan (tcp; root or CAP_NET_RAW, else a connect scan, said)
   -w FILE      also save the results as JSON (the tojson --by-host document
                plus scan metadata)
   -oX FILE     also save the results as nmap XML (as toxml writes it)

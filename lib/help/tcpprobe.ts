@@ -25,6 +25,9 @@ ${TIMING_HELP}
   --ordered   ports in ascending order, results in input order
   --engine net|native  I/O engine, both under the adaptive timing: net
               (default, node:net) or native (the C addon's epoll thread)
+  --syn       SYN scan (root or CAP_NET_RAW): open on SYN-ACK, closed on RST,
+              filtered on silence or ICMP unreachable; without raw sockets
+              says so once and runs the connect scan
   --fail      exit 1 when no open port was found (as grep finding nothing)
   -v          counts, ports/s and elapsed time on stderr
 ${TARGET_OPTIONS}
