@@ -341,6 +341,10 @@ static void syn_start(engine *e, void *state, const int32_t *req) {
   syn_state *s = state;
   if (req[2] != 4 && req[2] != 6) return;  // withdrawn by JavaScript (not an address)
   int fam = req[2] == 6;
+  const uint8_t *addr = (const uint8_t *)&req[4];
+  // ::ffff:a.b.c.d (RFC 4291 2.5.5.2) is an IPv4 host: a raw IPv6 socket cannot reach it, IPv4 can.
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (fam && memcmp(addr, mapped, 12) == 0) fam = 0, addr += 12;
   fam_state *f = &s->fam[fam];
   if (f->raw < 0) {
     engine_complete(e, req[0], K_ERROR, EAFNOSUPPORT, 0);
@@ -354,7 +358,7 @@ static void syn_start(engine *e, void *state, const int32_t *req) {
   p->token = req[0];
   p->fam = (uint8_t)fam;
   p->port = (uint16_t)req[1];
-  memcpy(p->addr, &req[4], fam ? 16 : 4);
+  memcpy(p->addr, addr, fam ? 16 : 4);
   p->timeout_ns = (int64_t)req[3] * 1000000;
   int err = source_for(f, p->addr, p->src);
   if (err) {

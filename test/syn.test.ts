@@ -154,20 +154,22 @@ const isRoot = process.getuid?.() === 0;
 const addon = loadAddon();
 const noLoopback = labUnavailable() ?? ('error' in addon ? addon.error : null);
 
-t.test('loopback: exact records on 127.0.0.1 and ::1, the same as the connect scan', { skip: noLoopback ?? false }, async (t) => {
+t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same as the connect scan', { skip: noLoopback ?? false }, async (t) => {
   const ns = loopbackNamespace();
   t.teardown(() => ns.close());
   await ns.listen(['127.0.0.1:7001', '127.0.0.1:7004', '[::1]:7002', '[::1]:7004']);
   const ports = ['-p', '7000-7005'];
-  const syn = await ns.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '--ordered', '-t', '500', ...ports, '127.0.0.1', '::1']);
+  // ::ffff:127.0.0.1 is IPv4 on the wire (a raw IPv6 socket cannot reach it).
+  const hosts = ['127.0.0.1', '::1', '::ffff:127.0.0.1'];
+  const syn = await ns.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '--ordered', '-t', '500', ...ports, ...hosts]);
   t.equal(syn.code, 0, syn.stderr);
   t.match(syn.stderr, /engine: native syn/);
   const records = syn.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string; rtt: number });
-  const open = new Set(['127.0.0.1 7001', '127.0.0.1 7004', '::1 7002', '::1 7004']);
-  const expected = ['127.0.0.1', '::1'].flatMap((ip) => [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({ ip, port, state: open.has(`${ip} ${port}`) ? 'open' : 'closed' })));
+  const open = new Set(['127.0.0.1 7001', '127.0.0.1 7004', '::1 7002', '::1 7004', '::ffff:127.0.0.1 7001', '::ffff:127.0.0.1 7004']);
+  const expected = hosts.flatMap((ip) => [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({ ip, port, state: open.has(`${ip} ${port}`) ? 'open' : 'closed' })));
   t.same(records.map(({ ip, port, state }) => ({ ip, port, state })), expected);
   t.ok(records.every((record) => typeof record.rtt === 'number' && record.rtt >= 0), 'every answer has an rtt');
-  const connect = await ns.run(binPath('tcpprobe'), ['--all', '--ordered', '-t', '500', ...ports, '127.0.0.1', '::1']);
+  const connect = await ns.run(binPath('tcpprobe'), ['--all', '--ordered', '-t', '500', ...ports, ...hosts]);
   t.equal(connect.code, 0, connect.stderr);
   t.same(
     connect.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string }).map(({ ip, port, state }) => ({ ip, port, state })),

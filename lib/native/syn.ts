@@ -161,7 +161,9 @@ export class SynProber {
         words[at + 1] = target.port;
         words[at + 3] = this.backstopMs;
         valid = this.address.write(host, words, at);
-        family = words[at + 2] === 6 ? 6 : 4;
+        // ::ffff:a.b.c.d goes out as IPv4 (native/syn.c), and its ICMP errors are ICMPv4.
+        const mapped = words[at + 4] === 0 && words[at + 5] === 0 && words[at + 6] === -65536;
+        family = words[at + 2] === 6 && !mapped ? 6 : 4;
       },
       (kind, detail, rttUs) => this.completed(probe, token, family, kind, detail, rttUs),
     );
