@@ -76,8 +76,9 @@ typedef struct syn_state {
   uint64_t key[2];
   probe *by_key[BUCKETS];
   probe *by_token[BUCKETS];
-  timer *heap;
+  timer *heap;  // backstop deadlines; entries of answered and cancelled probes are dropped lazily
   size_t n_heap, cap_heap;
+  size_t n_live;  // probes in the indexes
 } syn_state;
 
 // --- SipHash-2-4 (Aumasson and Bernstein), 64-bit output, for the cookie -------------------------
@@ -143,6 +144,7 @@ static size_t key_bucket(int fam, const uint8_t *addr, uint16_t port) {
 static size_t token_bucket(int32_t token) { return (uint32_t)token & (BUCKETS - 1); }
 
 static void index_probe(syn_state *s, probe *p) {
+  s->n_live++;
   size_t k = key_bucket(p->fam, p->addr, p->port);
   p->next_key = s->by_key[k];
   s->by_key[k] = p;
@@ -152,6 +154,7 @@ static void index_probe(syn_state *s, probe *p) {
 }
 
 static void unindex_probe(syn_state *s, probe *p) {
+  s->n_live--;
   probe **at = &s->by_key[key_bucket(p->fam, p->addr, p->port)];
   while (*at && *at != p) at = &(*at)->next_key;
   if (*at) *at = p->next_key;
@@ -166,12 +169,7 @@ static probe *find_token(syn_state *s, int32_t token) {
   return NULL;
 }
 
-static void heap_push(syn_state *s, timer t) {
-  if (s->n_heap == s->cap_heap) {
-    s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 1024;
-    s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
-  }
-  size_t i = s->n_heap++;
+static void sift_up(syn_state *s, size_t i, timer t) {
   while (i > 0) {
     size_t parent = (i - 1) / 2;
     if (s->heap[parent].deadline_ns <= t.deadline_ns) break;
@@ -179,6 +177,28 @@ static void heap_push(syn_state *s, timer t) {
     i = parent;
   }
   s->heap[i] = t;
+}
+
+// Answered probes leave their deadline behind until it passes (the backstop, seconds): a fast scan
+// would pile them up, so when they outnumber the live ones the heap is rebuilt from the live ones
+// (memory bounded by what is in flight, not by the send rate).
+static void compact(syn_state *s) {
+  size_t kept = 0;
+  for (size_t i = 0; i < s->n_heap; i++) {
+    timer t = s->heap[i];
+    probe *p = find_token(s, t.token);
+    if (p != NULL && p->deadline_ns == t.deadline_ns) sift_up(s, kept++, t);
+  }
+  s->n_heap = kept;
+}
+
+static void heap_push(syn_state *s, timer t) {
+  if (s->n_heap >= 4096 && s->n_heap > 4 * s->n_live) compact(s);
+  if (s->n_heap == s->cap_heap) {
+    s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 1024;
+    s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
+  }
+  sift_up(s, s->n_heap++, t);
 }
 
 static timer heap_pop(syn_state *s) {
