@@ -486,12 +486,6 @@ static void send_queue(engine *e, syn_state *s, fam_state *f) {
   f->n_queue = 0;
 }
 
-static void syn_flush(engine *e, void *state) {
-  syn_state *s = state;
-  for (int i = 0; i < 2; i++)
-    if (s->fam[i].n_queue) send_queue(e, s, &s->fam[i]);
-}
-
 // Every probe of (family, address, port) gets the answer: the same target asked twice at once is
 // answered twice, by the one reply.
 static void answer(engine *e, syn_state *s, int fam, const uint8_t *addr, uint16_t port, int32_t kind, int32_t detail, int64_t now) {
@@ -605,6 +599,17 @@ static void syn_event(engine *e, void *state, void *ptr, uint32_t events) {
       }
     }
     if (n < BATCH) break;
+  }
+}
+
+static void syn_flush(engine *e, void *state) {
+  syn_state *s = state;
+  for (int i = 0; i < 2; i++) {
+    if (!s->fam[i].n_queue) continue;
+    send_queue(e, s, &s->fam[i]);
+    // On loopback the kernel answers (RST, SYN-ACK) before sendmmsg returns: read them now, so
+    // they reach JavaScript in this turn's batch rather than after another epoll round.
+    syn_event(e, s, &s->fam[i].raw, EPOLLIN);
   }
 }
 
