@@ -176,6 +176,14 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
     expected,
     'the connect scan agrees',
   );
+  // pmap -sS: the same scan through the front end (its records with --json), the engine named by -v.
+  const pmap = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '--json', '--all', '-t', '500', ...ports, '::1']);
+  t.equal(pmap.code, 0, pmap.stderr);
+  t.match(pmap.stderr, /pmap: engine: native syn/);
+  t.same(
+    pmap.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string }).map(({ ip, port, state }) => ({ ip, port, state })).sort((x, y) => x.port - y.port),
+    expected.filter((record) => record.ip === '::1'),
+  );
 });
 
 // setpriv drops CAP_NET_RAW from root's bounding set (and so from what the bin can use).
