@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     int64_t next = be->expire(&e, e.state, now_ns());
     int timeout = next < 0 ? 100 : (int)((next - now_ns()) / 1000000 + 1);
     if (timeout < 0) timeout = 0;
+    if (sent < total && outstanding < window) timeout = 0;  // answers read by the flush made room
     int n = epoll_wait(e.epfd, events, 256, timeout);
     for (int i = 0; i < n; i++) be->event(&e, e.state, events[i].data.ptr, events[i].events);
   }

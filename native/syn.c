@@ -604,13 +604,10 @@ static void syn_event(engine *e, void *state, void *ptr, uint32_t events) {
 
 static void syn_flush(engine *e, void *state) {
   syn_state *s = state;
-  for (int i = 0; i < 2; i++) {
-    if (!s->fam[i].n_queue) continue;
-    send_queue(e, s, &s->fam[i]);
-    // On loopback the kernel answers (RST, SYN-ACK) before sendmmsg returns: read them now, so
-    // they reach JavaScript in this turn's batch rather than after another epoll round.
-    syn_event(e, s, &s->fam[i].raw, EPOLLIN);
-  }
+  // The answers are read when epoll says so, not straight after the send: measured, reading them
+  // here split each round's answers in two and sent SYNs in smaller batches (harness 1.5 s vs 0.6 s).
+  for (int i = 0; i < 2; i++)
+    if (s->fam[i].n_queue) send_queue(e, s, &s->fam[i]);
 }
 
 static int64_t syn_expire(engine *e, void *state, int64_t now) {
