@@ -201,7 +201,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
     ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
   });
-  const tally = new Tally(options.kind === 'ping');
+  const tally = new Tally(options.kind === 'ping' ? true : options.ports.length);
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
