@@ -35,7 +35,11 @@ export class Tally {
    * found down by discovery, tcpprobe's one record for an unreachable host). A target given twice
    * is counted twice, as it is scanned twice.
    */
-  constructor(portsPerHost: number | true = Infinity) {
+  constructor(
+    portsPerHost: number | true = Infinity,
+    /** Told when a host's results are all in (pmap's resume point). */
+    private readonly onHostDone?: (ip: string) => void,
+  ) {
     this.portsPerHost = portsPerHost === true ? 0 : portsPerHost;
   }
 
@@ -57,14 +61,19 @@ export class Tally {
       // tcpprobe's one record for a host that answered EHOSTUNREACH/ENETUNREACH.
       if (record.state === 'unreachable') this.totals.unreachable++;
       this.inProgress.delete(ip);
+      this.onHostDone?.(ip);
       return;
     }
     this.totals.ports++;
     if (record.state === 'open') this.totals.open++;
     else if (record.state === 'closed') this.totals.closed++;
     else this.totals.filtered++;
-    if (++host.records >= this.portsPerHost) this.inProgress.delete(ip);
-    else this.inProgress.set(ip, host);
+    if (++host.records < this.portsPerHost) {
+      this.inProgress.set(ip, host);
+      return;
+    }
+    this.inProgress.delete(ip);
+    this.onHostDone?.(ip);
   }
 
   /** Hosts remembered now (for tests of the bound). */
