@@ -232,13 +232,16 @@ async function writeV4Bytes(
     pending++;
     if (length >= CHUNK) {
       const full = !out.write(buffer.subarray(0, length));
-      buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
       length = 0;
       progress.written += pending;
       pending = 0;
       progress.next = position + step;
       await (full ? drained(out) : new Promise<void>((resolve) => setImmediate(resolve)));
       if (signal.aborted || out.destroyed) return;
+      // Once the stream holds nothing, every chunk has been handed to the kernel: fill the same
+      // buffer again. A new 64 KiB buffer per chunk is garbage that V8 collects only past its
+      // external-memory threshold: peak RSS rose from 57 MB (a /16) to 89 MB (a /8).
+      if (out.writableLength > 0) buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
     }
   }
   if (length > 0) out.write(buffer.subarray(0, length));
