@@ -242,7 +242,9 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}${targets.ordered ? `; ${resumeText()}` : ''}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const stopProgress = scanProgress(io.progress, options.kind, total, () =>
+  // An ordered scan's progress line ends with the position a rerun would resume at.
+  const progress = io.progress && resume ? (line: string): void => io.progress?.(`${line}, resume at ${resume.position}`) : io.progress;
+  const stopProgress = scanProgress(progress, options.kind, total, () =>
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
   const ready = (): Promise<void> | undefined => io.records.ready();

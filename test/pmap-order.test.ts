@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import t from 'tap';
 import { Permutation } from '../lib/targets/permutation.js';
 import { ResumePoint } from '../lib/targets/resume.js';
-import { binPath, collect, runBin } from './lab.js';
+import { binPath, collect, has, runBin } from './lab.js';
 
 t.test('ResumePoint: the first position not finished, whatever order results come in', async (t) => {
   const resume = new ResumePoint(10);
@@ -88,4 +88,22 @@ t.test('--shard K/N with one seed: disjoint parts that cover every host; a shard
   const refused = await collect(spawn(binPath('pmap'), ['-f', 'ping', '--shard', '1/2', '-ip', '127.0.0.0/28']));
   t.equal(refused.code, 2);
   t.match(refused.stderr, /--shard 1\/2 needs --seed N/);
+});
+
+t.test('on a terminal the progress line ends with the resume position', { skip: has('script') ? false : 'script(1) is not installed (util-linux)' }, async (t) => {
+  // stdin, stdout and stderr on a pseudo-terminal: read until the line shows, then stop it.
+  const child = spawn('script', ['-qfec', `${binPath('pmap')} -n 1 -f tcp -Pn --seed 3 -p 1-65535 -ip 127.0.0.0/31`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let text = '';
+  const line = /\r\x1b\[Kpmap: \d+\/131070 ports \([\d.]+%\).*, resume at ([01])/;
+  const seen = new Promise<RegExpExecArray | null>((resolve) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      const match = line.exec(text);
+      if (match) resolve(match);
+    });
+    child.on('close', () => resolve(null));
+  });
+  const match = await seen;
+  child.kill('SIGTERM');
+  t.ok(match, `a progress line with the resume position in: ${JSON.stringify(text.slice(0, 300))}`);
 });
