@@ -10,8 +10,8 @@ runMain(
     help,
     errorsAreResults: true,
     flags: withTargetFlags({
-      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports', 'min-rtt', 'max-rtt', 'rate', 'T'],
-      boolean: ['all', 'json', 'v', 'fail', 'sV', 'sS', 'F', 'Pn'],
+      string: ['f', 'ip', 'iL', 'n', 'p', 't', 'r', 'c', 'w', 'm', 'oX', 'top-ports', 'min-rtt', 'max-rtt', 'rate', 'T', 'seed', 'shard', 'resume-at'],
+      boolean: ['all', 'json', 'v', 'fail', 'sV', 'sS', 'F', 'Pn', 'shuffle'],
       default: { c: '1' },
     }),
     run: (args, io) =>

@@ -119,10 +119,35 @@ export function allValues(args: minimist.ParsedArgs, name: string): string[] {
 }
 
 /**
+ * A closed stdout (`cmd >&-`) loses every result while the command reports success; a closed
+ * stderr loses every message. Both are refused before any work, exit 1 (#10 item 14). Node itself
+ * cannot tell: at start-up it reopens a closed fd 0-2 as /dev/null (src/node.cc, PlatformInit).
+ * Its O_RDWR open would mark it, but Python's subprocess.DEVNULL and Node's own `stdio: 'ignore'`
+ * open /dev/null O_RDWR too (measured), and refusing those would break people's scripts. So the
+ * bin files start as sh, which sees the descriptors as they were given, and name the closed ones
+ * in PMAP_CLOSED_FDS. Run as `node dist/bin/CMD.js` nothing is checked. A closed stdin is an
+ * empty input, as `< /dev/null` is (Node's replacement), so it is not checked.
+ * Returns true when the command must not run.
+ */
+function refuseClosedStdio(name: string): boolean {
+  const closed = (process.env.PMAP_CLOSED_FDS ?? '').split(' ');
+  // Not passed on: a child (pmap -m proc, the resolver) has descriptors of its own.
+  delete process.env.PMAP_CLOSED_FDS;
+  // Nothing can be said on a closed stderr: the status alone tells.
+  if (closed.includes('2')) process.exitCode = 1;
+  else if (closed.includes('1')) {
+    process.stderr.write(`${name}: stdout is closed: the results would be lost (send them to /dev/null to discard them)\n`);
+    process.exitCode = 1;
+  }
+  return process.exitCode === 1;
+}
+
+/**
  * The one place that touches `process`: flags, help, exit codes, stdout EPIPE, signals, -v timing.
  * Exit status: 0 done, 1 runtime failure, 2 usage or input error, 130/143 interrupted.
  */
 export function runMain(command: Command, argv: string[] = process.argv.slice(2)): void {
+  if (refuseClosedStdio(command.name)) return;
   const started = process.hrtime.bigint();
   const abort = new AbortController();
   let interrupted = 0;

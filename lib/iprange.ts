@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import type { ParsedArgs } from 'minimist';
 import { allValues, lastValue, UsageError, type Io } from './frame.js';
 import { parsePorts } from './ports.js';
-import type { Rec } from './records.js';
+import type { Rec, Target } from './records.js';
 import { formatAddress, formatV4, parseSpec, rangeSize, type AddressRange } from './targets.js';
 import { exclusionsFromArgs, itemsFromLines, resolveItems, resolverFromArgs, specItems, type TargetItem } from './targets/input.js';
 import { firstPosition, MAX_PERMUTATION_SIZE, parseShard, Permutation, type Shard } from './targets/permutation.js';
@@ -123,7 +123,20 @@ export class IndexSpace {
   /** The NDJSON line of the target at `index`. */
   line(index: number): string {
     const ports = this.ports;
-    const address = ports ? Math.floor(index / ports.length) : index;
+    const { ip, fields } = this.address(ports ? Math.floor(index / ports.length) : index);
+    const port = ports ? ports[index % ports.length] : undefined;
+    if (fields) return `${JSON.stringify({ ...fields, ip, ...(port === undefined ? {} : { port }) })}\n`;
+    return port === undefined ? `{"ip":"${ip}"}\n` : `{"ip":"${ip}","port":${port}}\n`;
+  }
+
+  /** The target record at `index` of a space without ports (pmap orders hosts; each is scanned whole). */
+  target(index: number): Target {
+    const { ip, fields } = this.address(index);
+    return fields ? { ...fields, ip } : { ip };
+  }
+
+  /** The address at position `address` of the segments, and the fields its segment carries. */
+  private address(address: number): { ip: string; fields: Rec | undefined } {
     // Binary search for the segment holding `address`: the last start at or before it.
     let low = 0;
     let high = this.starts.length - 1;
@@ -136,9 +149,7 @@ export class IndexSpace {
     const offset = address - (this.starts[low] as number);
     const { range } = segment;
     const ip = range.family === 4 ? formatV4(Number(range.first) + offset) : formatAddress(6, range.first + BigInt(offset));
-    const port = ports ? ports[index % ports.length] : undefined;
-    if (segment.fields) return `${JSON.stringify({ ...segment.fields, ip, ...(port === undefined ? {} : { port }) })}\n`;
-    return port === undefined ? `{"ip":"${ip}"}\n` : `{"ip":"${ip}","port":${port}}\n`;
+    return { ip, fields: segment.fields };
   }
 }
 
@@ -221,13 +232,16 @@ async function writeV4Bytes(
     pending++;
     if (length >= CHUNK) {
       const full = !out.write(buffer.subarray(0, length));
-      buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
       length = 0;
       progress.written += pending;
       pending = 0;
       progress.next = position + step;
       await (full ? drained(out) : new Promise<void>((resolve) => setImmediate(resolve)));
       if (signal.aborted || out.destroyed) return;
+      // Once the stream holds nothing, every chunk has been handed to the kernel: fill the same
+      // buffer again. A new 64 KiB buffer per chunk is garbage that V8 collects only past its
+      // external-memory threshold: peak RSS rose from 57 MB (a /16) to 89 MB (a /8).
+      if (out.writableLength > 0) buffer = Buffer.allocUnsafe(CHUNK + LINE_MAX);
     }
   }
   if (length > 0) out.write(buffer.subarray(0, length));

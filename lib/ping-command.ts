@@ -18,10 +18,17 @@ export type RunPing = (args: string[], signal: AbortSignal) => Promise<PingRun>;
 export function systemPing(command = 'ping'): RunPing {
   return (args, signal) =>
     new Promise((resolve) => {
-      execFile(command, args, { signal }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ code, stdout, stderr: err && code === null ? `${stderr}${err.message}` : stderr });
-      });
+      try {
+        execFile(command, args, { signal }, (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+          resolve({ code, stdout, stderr: err && code === null ? `${stderr}${err.message}` : stderr });
+        });
+      } catch (err) {
+        // Node throws some exec failures instead of reporting them (EPERM: ping's file capability
+        // cap_net_raw lies outside this process's bounding set, as under `setpriv
+        // --bounding-set=-net_raw`): a run that failed, not a crash that hides why (#10 item 19).
+        resolve({ code: null, stdout: '', stderr: `cannot run ${command}: ${(err as Error).message}` });
+      }
     });
 }
 

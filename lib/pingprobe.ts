@@ -1,5 +1,6 @@
 // The ping sweep: target records in, a record per answering host out (and per silent one with --all).
 // Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
+import { readFileSync } from 'node:fs';
 import { Observable, type Subscription } from 'rxjs';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
@@ -75,7 +76,29 @@ interface Prober {
 
 const NO_PRIVILEGE = /operation not permitted|permission denied|EPERM|EACCES/i;
 const GRANT_HINT =
-  'run as root, or grant the capability: sudo setcap cap_net_raw+ep "$(readlink -f "$(which node)")"';
+  'run as root, or grant node the capability: sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"';
+const CAP_NET_RAW = 13n;
+
+/**
+ * What would let us ping. When CAP_NET_RAW is outside the bounding set (a container without it,
+ * `setpriv --bounding-set=-net_raw`), root has no raw sockets and the kernel refuses to exec a
+ * file that carries the capability (ping: EPERM), so setcap cannot help: say what can.
+ */
+export function grantHint(status = readProcStatus()): string {
+  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (bounding !== undefined && ((BigInt(`0x${bounding}`) >> CAP_NET_RAW) & 1n) === 0n) {
+    return 'CAP_NET_RAW is not in this process\'s capability bounding set, so neither root nor setcap can grant it here: run where it is allowed (a container: --cap-add NET_RAW)';
+  }
+  return GRANT_HINT;
+}
+
+function readProcStatus(): string {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /**
  * Sweep `targets` with ICMP echo. `ready` is awaited before each target is read (the output's
@@ -206,7 +229,7 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
       };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (method === 'raw') throw new PrivilegeError(`cannot open a raw ICMP socket: ${message}; ${GRANT_HINT}`);
+      if (method === 'raw') throw new PrivilegeError(`cannot open a raw ICMP socket: ${message}; ${grantHint()}`);
       why = NO_PRIVILEGE.test(message) ? `no permission for raw ICMP sockets (${message})` : `raw ICMP sockets unavailable (${message})`;
     }
   }
@@ -215,7 +238,7 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
   const check = await run(['-4', '-n', '-c', '1', '-W', '1', '127.0.0.1'], new AbortController().signal);
   if (check.code !== 0) {
     const failure = check.stderr.trim().split('\n').pop() || `exit status ${check.code}`;
-    throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${GRANT_HINT}`);
+    throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${grantHint()}`);
   }
   if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
   return { method: 'ping', slots: options.concurrency, probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };

@@ -1,6 +1,7 @@
 // pmap, the front end: the classic "ping a range / scan a host" jobs in one command, built from
 // the same probes as the filters. -m picks how they run: one event loop, worker threads, or
 // child filter processes; the records, and so the output, are the same in each.
+import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
@@ -9,6 +10,7 @@ import { discoverThenScan } from './discovery/stage.js';
 import { HostGroups } from './document.js';
 import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';
 import { writeAll } from './output.js';
+import { orderOptionsFromArgs, type OrderOptions } from './iprange.js';
 import { inProcesses, inThreads } from './parallel.js';
 import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
@@ -66,6 +68,8 @@ export interface PmapOptions {
   syn?: boolean;
   /** -v: the tcp stage names its engine. */
   verbose?: boolean;
+  /** --shuffle, --seed, --shard, --resume-at: the hosts in a permuted order, one shard of it, from a position (#12). */
+  order?: OrderOptions;
 }
 
 /**
@@ -124,6 +128,9 @@ export function pmapOptions(args: minimist.ParsedArgs, shards = availableParalle
     shards: Math.max(1, shards),
     skipDiscovery: Boolean(args.Pn),
   };
+  // The order flags as iprange takes them (without --ports: pmap orders hosts, each scanned whole).
+  const order = orderOptionsFromArgs(args, () => randomInt(2 ** 48 - 1));
+  if (order) options.order = order;
   if (args.sV) {
     if (kind !== 'tcp') throw new UsageError('-sV needs -f tcp (it probes open ports)');
     options.versions = true;
@@ -211,7 +218,9 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
     ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
   });
-  const tally = new Tally(options.kind === 'ping');
+  const targets = await pmapTargets(options, io);
+  const resume = targets.ordered?.resume;
+  const tally = new Tally(options.kind === 'ping' ? true : options.ports.length, resume && ((ip) => resume.finish(ip)));
   // Grouped by host only for the file: without -w nothing is kept per result.
   const hosts = file ? new HostGroups() : null;
   // Rows and the progress line may share a terminal: a row first wipes the progress line.
@@ -223,8 +232,14 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     ...(io.verbose ? { discovered: io.log } : {}),
     versions: Boolean(options.versions),
   });
-  const targets = await pmapTargets(options, io);
   const addresses = targets.addresses;
+  // What a rerun needs to continue where this one stops: the same order, from the first target not finished.
+  const order = options.order;
+  const orderFlags = (): string =>
+    order ? `${order.shard ? `--shard ${order.shard.k}/${order.shard.n} ` : ''}${order.seed === undefined ? '' : `--seed ${order.seed} `}` : '';
+  const resumeText = (): string =>
+    resume && targets.ordered && resume.position < targets.ordered.size ? `resume with ${orderFlags()}--resume-at ${resume.position}` : 'all done';
+  if (io.verbose && targets.ordered && order?.seed !== undefined) io.log(`${targets.ordered.size} targets, ${orderFlags().trim()}`);
   // Unknown (a name, an -iL file) until they are read: then the count has no total.
   const total = addresses === null ? undefined : Number(options.kind === 'tcp' ? addresses * BigInt(options.ports.length) : addresses);
   const expected = total === undefined ? '' : `/${total}`;
@@ -233,10 +248,13 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
       ? `${tally.totals.ports}${expected} ports, ${tally.totals.open} open`
       : `${tally.totals.hosts}${expected} hosts, ${tally.totals.up} up`;
   let timing: (() => string) | undefined;
-  io.summary = () => `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}`;
+  io.summary = () =>
+    `${options.kind} -m ${options.mode} -n ${options.concurrency}: ${counts()}${timing ? `; ${timing()}` : ''}${targets.ordered ? `; ${resumeText()}` : ''}`;
 
   if (!options.json) report.print(report.header(options.kind));
-  const stopProgress = scanProgress(io.progress, options.kind, total, () =>
+  // An ordered scan's progress line ends with the position a rerun would resume at.
+  const progress = io.progress && resume ? (line: string): void => io.progress?.(`${line}, resume at ${resume.position}`) : io.progress;
+  const stopProgress = scanProgress(progress, options.kind, total, () =>
     options.kind === 'tcp' ? { done: tally.totals.ports, found: tally.totals.open } : { done: tally.totals.hosts, found: tally.totals.up },
   );
   const ready = (): Promise<void> | undefined => io.records.ready();
@@ -271,6 +289,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     const seconds = (ended.getTime() - started.getTime()) / 1000;
     if (!options.json) report.flush();
     if (!options.json) report.print(summaryLine(options.kind, tally.totals, seconds, status));
+    if (targets.ordered && status !== 'done') io.log(`${status}: ${resumeText()}`);
     xml?.close({ summary: summaryLine(options.kind, tally.totals, seconds, status), ...(status === 'done' ? {} : { error: status }) });
     file?.save({
       scan: {
@@ -280,6 +299,7 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
         targets: options.spec,
         ...(options.kind === 'tcp' ? { ports: options.portsSpec } : {}),
         ...(options.versions ? { service_detection: true } : {}),
+        ...(order ? { order: { ...(order.seed === undefined ? {} : { seed: order.seed }), ...(order.shard ? { shard: `${order.shard.k}/${order.shard.n}` } : {}), resume_at: resume?.position ?? 0 } } : {}),
         concurrency: options.concurrency,
         timeout_ms: options.timeoutMs,
         retries: options.retries,

@@ -19,44 +19,66 @@ export function emptyTotals(): Totals {
 
 /**
  * Counts from result records (probes run with --all, so every host or port tried yields one):
- * the same arithmetic whatever mode produced them.
+ * the same arithmetic whatever mode produced them. It counts, it does not collect (issue 10 item
+ * 15): a host is remembered only while its ports are still coming in, so memory follows the hosts
+ * in flight, not the size of the scan.
  */
 export class Tally {
   readonly totals = emptyTotals();
-  private readonly seen = new Set<string>();
-  private readonly up = new Set<string>();
+  /** Hosts with some but not all of their port records in: how many came, and whether one answered. */
+  private readonly inProgress = new Map<string, { records: number; up: boolean }>();
 
   /**
-   * `oneRecordPerHost` (a ping sweep: one record a host, whatever the mode) counts without keeping
-   * any address: a /12 sweep held a million strings here (issue 10 item 15).
+   * `portsPerHost`: port records that complete a host (tcp: the ports scanned); `true` for a ping
+   * sweep (one record a host). The default, never complete, remembers every host: only for callers
+   * that cannot know (tests). A record without a port is a host's last (a ping result, a host
+   * found down by discovery, tcpprobe's one record for an unreachable host). A target given twice
+   * is counted twice, as it is scanned twice.
    */
-  constructor(private readonly oneRecordPerHost = false) {}
+  constructor(
+    portsPerHost: number | true = Infinity,
+    /** Told when a host's results are all in (pmap's resume point). */
+    private readonly onHostDone?: (ip: string) => void,
+  ) {
+    this.portsPerHost = portsPerHost === true ? 0 : portsPerHost;
+  }
+
+  private readonly portsPerHost: number;
 
   add(record: Rec): void {
-    if (this.oneRecordPerHost) {
-      this.totals.hosts++;
-      if (record.alive === true) this.totals.up++;
-      return;
-    }
     const ip = String(record.ip);
-    if (!this.seen.has(ip)) {
-      this.seen.add(ip);
+    let host = this.inProgress.get(ip);
+    if (!host) {
       this.totals.hosts++;
+      host = { records: 0, up: false };
     }
     const answered = record.port === undefined ? record.alive === true : record.state === 'open' || record.state === 'closed';
-    if (answered && !this.up.has(ip)) {
-      this.up.add(ip);
+    if (answered && !host.up) {
+      host.up = true;
       this.totals.up++;
     }
     if (record.port === undefined) {
       // tcpprobe's one record for a host that answered EHOSTUNREACH/ENETUNREACH.
       if (record.state === 'unreachable') this.totals.unreachable++;
+      this.inProgress.delete(ip);
+      this.onHostDone?.(ip);
       return;
     }
     this.totals.ports++;
     if (record.state === 'open') this.totals.open++;
     else if (record.state === 'closed') this.totals.closed++;
     else this.totals.filtered++;
+    if (++host.records < this.portsPerHost) {
+      this.inProgress.set(ip, host);
+      return;
+    }
+    this.inProgress.delete(ip);
+    this.onHostDone?.(ip);
+  }
+
+  /** Hosts remembered now (for tests of the bound). */
+  get hostsInProgress(): number {
+    return this.inProgress.size;
   }
 }
 

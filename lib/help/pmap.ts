@@ -29,6 +29,10 @@ ${TIMING_HELP}
                proc: child filter processes
   -Pn          tcp: scan every address (default over several: only the hosts
                found up by ping, TCP 80/443 or the ARP/NDP table)
+  --shuffle    the hosts in a pseudo-random order (as iprange's); -v: the seed
+  --seed N     that order (implies --shuffle): the same N, the same order
+  --shard K/N  only the K-th of N disjoint parts of the hosts (needs --seed)
+  --resume-at I  start at position I of the order; Ctrl-C and -v print it
   --all        also show closed/filtered ports and down hosts
   --json       NDJSON records on stdout instead of the table
   --fail       exit 1 when some host is down (ping) or no port is open (tcp)
@@ -43,5 +47,6 @@ Examples (scan only what you own):
   pmap -n 10 -f tcp -ip 192.168.0.1 -w result.json
   pmap -f tcp -ip 192.168.0.1 -p 1-65535 -oX new.xml
   ndiff old.xml new.xml
+  pmap -f tcp --seed 7 --shard 2/4 -ip 192.168.0.0/16
 
 ${exitStatus(true)}`;
