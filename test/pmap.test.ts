@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { runIn } from './harness.js';
 import { binPath, buildLab, collect, labUnavailable, loopbackNamespace, runBin, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-test-'));
@@ -48,7 +49,7 @@ t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async 
     [['-f', 'ping', '-ip', '127.0.0.1', '-n', '70000'], '-n must be at most 65535 for ping (16-bit ICMP sequence numbers)'],
   ];
   for (const [args, message] of cases) {
-    const result = await runBin('pmap', args);
+    const result = await runIn('pmap', args);
     t.equal(result.stderr, `pmap: ${message}\npmap: Try 'pmap --help' for more information.\n`, args.join(' '));
     t.equal(result.stdout, '', 'nothing on stdout');
     t.equal(result.code, 2);
