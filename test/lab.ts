@@ -18,8 +18,8 @@ export interface LabOptions {
   listen?: Record<number, number[]>;
   /** Host indexes that drop ICMP echo requests (alive, but silent to ping). */
   dropIcmp?: number[];
-  /** Ports whose SYNs are dropped (filtered), by host index. */
-  filtered?: Record<number, number[]>;
+  /** Ports whose SYNs are dropped (filtered), by host index; 'A:B' is a range (one iptables rule). */
+  filtered?: Record<number, Array<number | string>>;
   /** Ports answered with ICMP port-unreachable instead of RST, by host index. */
   rejected?: Record<number, number[]>;
   /** Share (0-1) of packets into the target namespace dropped: every round(1/loss)-th packet. */
@@ -84,6 +84,21 @@ export function labUnavailable(options: Pick<LabOptions, 'dropIcmp' | 'filtered'
 
 let serial = 0;
 
+/** Ports as iptables --dport values, runs of consecutive ports as one range: one rule each, not 200. */
+function portRanges(ports: Array<number | string>): string[] {
+  const ranges: string[] = [];
+  let start: number | undefined;
+  let end = 0;
+  const flush = (): void => void (start !== undefined && ranges.push(start === end ? String(start) : `${start}:${end}`));
+  for (const port of ports) {
+    if (typeof port === 'string') ranges.push(port);
+    else if (start !== undefined && port === end + 1) end = port;
+    else flush(), (start = end = port);
+  }
+  flush();
+  return ranges;
+}
+
 /** Build a lab; throws with the reason when it cannot (callers check labUnavailable first). */
 export async function buildLab(options: LabOptions): Promise<Lab> {
   // pid and a serial keep concurrent labs apart; random bits keep a lab clear of a namespace that an
@@ -140,7 +155,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
       rule6('-d', hosts6[i] ?? '', '-p', 'ipv6-icmp', '--icmpv6-type', 'echo-request', '-j', 'DROP');
     }
     for (const [i, ports] of Object.entries(options.filtered ?? {})) {
-      for (const port of ports) rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', String(port), '-j', 'DROP');
+      for (const port of portRanges(ports)) rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', port, '-j', 'DROP');
     }
     for (const [i, ports] of Object.entries(options.rejected ?? {})) {
       for (const port of ports) {
