@@ -68,6 +68,9 @@ export async function runIn(name: CommandName, args: string[], input = '', env: 
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
+  // A process exits only once its event loop is empty: lines still batched for the end of the
+  // turn (lib/output.ts flushes on setImmediate) are written by then. Let them out here too.
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
   const code = exited ?? Number(host.exitCode ?? 0);
   return { code, signal: null, stdout: stdout.text, stderr: stderr.text };
 }
