@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { runIn } from './harness.js';
-import { binPath, buildLab, collect, labUnavailable, loopbackNamespace, runBin, waitForText } from './lab.js';
+import { binPath, buildLab, collect, labUnavailable, loopbackNamespace, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-test-'));
 
@@ -62,7 +62,7 @@ t.test('tcp on loopback: the table, the summary and the JSON file', async (t) =>
   const closed = await closedPort();
   const ports = [...open.ports, closed].join(',');
   const file = join(dir, 'loopback.json');
-  const result = await runBin('pmap', ['-n', '10', '-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-w', file]);
+  const result = await runIn('pmap', ['-n', '10', '-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-w', file]);
   t.equal(result.code, 0);
   t.equal(result.stderr, '');
   const lines = result.stdout.trimEnd().split('\n');
@@ -89,7 +89,7 @@ t.test('--json prints the records; --all adds the closed ports', async (t) => {
   const open = await listeners(1);
   t.teardown(open.close);
   const closed = await closedPort();
-  const result = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', `${open.ports[0]},${closed}`, '--json', '--all']);
+  const result = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', `${open.ports[0]},${closed}`, '--json', '--all']);
   const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { port: number; state: string });
   t.same(records.map((r) => [r.port, r.state]).sort(), [[open.ports[0], 'open'], [closed, 'closed']].sort());
   t.equal(result.code, 0);
@@ -120,7 +120,7 @@ t.test('every -m mode gives the same answer on loopback', { skip: labUnavailable
 });
 
 t.test('ping on loopback lists the live hosts', async (t) => {
-  const result = await runBin('pmap', ['-n', '4', '-f', 'ping', '-ip', '127.0.0.1-127.0.0.3']);
+  const result = await runIn('pmap', ['-n', '4', '-f', 'ping', '-ip', '127.0.0.1-127.0.0.3']);
   t.equal(result.code, 0);
   const lines = result.stdout.trimEnd().split('\n');
   t.match(lines[0], /^HOST\s+STATE\s+RTT\s+TTL\s+METHOD$/);

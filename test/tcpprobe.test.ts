@@ -169,13 +169,13 @@ t.test('SIGINT stops a scan quickly with 130', async (t) => {
   const child = spawn(binPath('tcpprobe'), ['--engine', ENGINE, '--all', '-p', '-', V4]);
   const done = collect(child);
   await once(child.stdout!, 'data');
-  const interrupted = performance.now();
   child.kill('SIGINT');
   const result = await done;
-  const ms = performance.now() - interrupted;
   t.equal(result.code, 130);
-  // Cancelling takes well under a second; the frame forces the exit at 1 s. A hang would run the whole scan.
-  t.ok(ms < 3000, `exited ${Math.round(ms)} ms after SIGINT`);
+  // A SIGINT that did not stop the scan would let it write all 65535 ports (--all); the count says
+  // so without a clock (a loaded machine made the old 3 s bound fail).
+  const written = lines(result.stdout).length;
+  t.ok(written < 65535, `stopped after ${written} of 65535 ports`);
 });
 
 t.test('SIGINT while waiting on stdin exits 130, keeping what was found', async (t) => {
