@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { CommandName } from './harness.js';
 
 export const SUBNET4 = '198.18.0';
 export const SUBNET6 = 'fd00:198:18::';
@@ -45,11 +46,19 @@ export interface Lab {
   /** A command inside the scanner namespace. */
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   run(command: string, args: string[], input?: string): Promise<RunResult>;
-  close(): void;
+  /**
+   * One of our commands inside the scanner namespace, in-process (test/harness.ts) in one runner
+   * process per lab: for tests about what is found on the network. Spawn the bin (run, spawn)
+   * where the test is about the process: signals, pipes, exit codes end to end, -m thread|proc.
+   */
+  runIn(name: CommandName, args: string[], input?: string): Promise<RunResult>;
+  /** Ends the runner (its coverage is written on a normal exit) and removes the namespaces. */
+  close(): void | Promise<void>;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const LISTENER = fileURLToPath(new URL('./fixtures/listen.js', import.meta.url));
+const RUNNER = fileURLToPath(new URL('./fixtures/runner.js', import.meta.url));
 
 export function hostIp(index: number): string {
   return `${SUBNET4}.${10 + index}`;
@@ -112,10 +121,12 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
   const hosts = Array.from({ length: options.hosts }, (_, i) => hostIp(i));
   const hosts6 = Array.from({ length: options.hosts }, (_, i) => `${SUBNET6}${(0x10 + i).toString(16)}`);
   let closed = false;
-  const close = (): void => {
+  let runner: ReturnType<typeof startRunner> | undefined;
+  const close = (): void | Promise<void> => {
     if (closed) return;
     closed = true;
     for (const child of children) child.kill('SIGKILL');
+    const ended = runner?.end();
     for (const ns of [scannerNs, targetNs]) {
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
@@ -123,6 +134,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
         // already gone
       }
     }
+    return ended;
   };
   process.once('exit', close);
   try {
@@ -149,13 +161,6 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
     const limits = { 'ipv4/icmp_ratelimit': 0, 'ipv4/icmp_msgs_per_sec': 100000, 'ipv4/icmp_msgs_burst': 100000, 'ipv6/icmp/ratelimit': 0 };
     const writes = Object.entries(limits).map(([key, value]) => `echo ${value} > /proc/sys/net/${key}`);
     sh(['sh', '-c', writes.join(' && ')], targetNs);
-    // The scanner gives up on an address that answers no ARP/NDP after 3 solicitations 200 ms apart
-    // (FAILED after ~0.6 s) instead of the kernel's 1 s apart: a dead address settles the same way
-    // (no-arp-reply, EHOSTUNREACH), with less waiting in every test that meets one. ARP never meets
-    // the lab's loss rule (iptables does not see it), and the nth rule never drops two NDP packets
-    // in a row, so a live host still answers one of the three.
-    const neighbour = ['ipv4', 'ipv6'].map((family) => `echo 200 > /proc/sys/net/${family}/neigh/vs${id}/retrans_time_ms`);
-    sh(['sh', '-c', neighbour.join(' && ')], scannerNs);
     const rule = (...args: string[]): void => sh(['iptables', '-A', 'INPUT', ...args], targetNs);
     const rule6 = (...args: string[]): void => sh(['ip6tables', '-A', 'INPUT', ...args], targetNs);
     for (const i of options.dropIcmp ?? []) {
@@ -204,7 +209,39 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
     dead,
     spawn: spawnIn,
     run: (command, args, input) => collect(spawnIn(command, args), input),
+    runIn: (name, args, input) => (runner ??= startRunner(spawnIn(process.execPath, [RUNNER], { stdio: ['pipe', 'pipe', 'inherit'] }))).run(name, args, input),
     close,
+  };
+}
+
+/** The client side of test/fixtures/runner.ts: one request at a time, answers matched by id. */
+function startRunner(child: ChildProcess): { run(name: CommandName, args: string[], input?: string): Promise<RunResult>; end(): Promise<void> } {
+  let serial = 0;
+  const waiting = new Map<number, (answer: RunResult & { error?: string }) => void>();
+  const exited = once(child, 'close').then(() => {
+    for (const resolve of waiting.values()) resolve({ code: null, signal: null, stdout: '', stderr: '', error: 'the runner exited' });
+  });
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const answer = JSON.parse(buffered.slice(0, end)) as RunResult & { id: number; error?: string };
+      buffered = buffered.slice(end + 1);
+      waiting.get(answer.id)?.(answer);
+      waiting.delete(answer.id);
+    }
+  });
+  return {
+    run: async (name, args, input) => {
+      const id = serial++;
+      const answer = await new Promise<RunResult & { error?: string }>((resolve) => {
+        waiting.set(id, resolve);
+        child.stdin!.write(`${JSON.stringify({ id, name, args, input })}\n`);
+      });
+      if (answer.error) throw new Error(`${name} ${args.join(' ')}: ${answer.error}`);
+      return { code: answer.code, signal: answer.signal, stdout: answer.stdout, stderr: answer.stderr };
+    },
+    end: () => (child.stdin!.end(), exited),
   };
 }
 
