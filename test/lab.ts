@@ -58,7 +58,8 @@ export interface Lab {
 
 const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const LISTENER = fileURLToPath(new URL('./fixtures/listen.js', import.meta.url));
-const RUNNER = fileURLToPath(new URL('./fixtures/runner.js', import.meta.url));
+/** test/fixtures/runner.js: start it with node wherever the commands must run (startRunner). */
+export const RUNNER = fileURLToPath(new URL('./fixtures/runner.js', import.meta.url));
 
 export function hostIp(index: number): string {
   return `${SUBNET4}.${10 + index}`;
@@ -215,7 +216,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
 }
 
 /** The client side of test/fixtures/runner.ts: one request at a time, answers matched by id. */
-function startRunner(child: ChildProcess): { run(name: CommandName, args: string[], input?: string): Promise<RunResult>; end(): Promise<void> } {
+export function startRunner(child: ChildProcess): { run(name: CommandName, args: string[], input?: string): Promise<RunResult>; end(): Promise<void> } {
   let serial = 0;
   const waiting = new Map<number, (answer: RunResult & { error?: string }) => void>();
   const exited = once(child, 'close').then(() => {

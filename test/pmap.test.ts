@@ -138,7 +138,7 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
 
   // The seed's ping command line (pmap -n 4 -f ping -ip FIRST-LAST), with the lab's addresses; short
   // tries, as this is not about timeouts (17 silent addresses at -n 4 spent 20 s on the defaults).
-  const ping = await lab.run(binPath('pmap'), ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`, '-t', '300', '-r', '1']);
+  const ping = await lab.runIn('pmap', ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`, '-t', '300', '-r', '1']);
   t.equal(ping.code, 0);
   const up = ping.stdout.split('\n').filter((line) => /\sup(\s|$)/.test(line)).map((line) => line.split(/\s+/)[0]);
   // The ICMP-dropping host still answers ARP: up by the neighbour table (pingprobe's discovery).
