@@ -142,6 +142,8 @@ export function allValues(args: minimist.ParsedArgs, name: string): string[] {
 /**
  * The one place that touches `process`: flags, help, exit codes, stdout EPIPE, signals, -v timing.
  * Exit status: 0 done, 1 runtime failure, 2 usage or input error, 130/143 interrupted.
+ * `process` is a parameter, the real one by default, so a test can run a command in its own
+ * process (test/harness.ts); resolves when the work has settled.
  */
 export function runMain(command: Command, given: string[] = globalThis.process.argv.slice(2), process: Host = globalThis.process): Promise<void> {
   const argv = command.rewriteArgv ? command.rewriteArgv(given) : given;

@@ -302,9 +302,11 @@ export interface LoopbackNs {
   name: string;
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   run(command: string, args: string[], input?: string): Promise<RunResult>;
+  /** One of our commands in-process, in one runner inside the namespace (as Lab.runIn). */
+  runIn(name: CommandName, args: string[], input?: string): Promise<RunResult>;
   /** Listeners (ADDR:PORT, `[v6]:PORT`) inside the namespace, until close(). */
   listen(endpoints: string[]): Promise<void>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /**
@@ -317,15 +319,18 @@ export function loopbackNamespace(): LoopbackNs {
   const name = `pml${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}${randomBytes(2).toString('hex')}`;
   const children: ChildProcess[] = [];
   let closed = false;
-  const close = (): void => {
+  let runner: ReturnType<typeof startRunner> | undefined;
+  const close = (): void | Promise<void> => {
     if (closed) return;
     closed = true;
     for (const child of children) child.kill('SIGKILL');
+    const ended = runner?.end();
     try {
       execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
     } catch {
       // already gone
     }
+    return ended;
   };
   process.once('exit', close);
   sh(['ip', 'netns', 'add', name]);
@@ -336,6 +341,7 @@ export function loopbackNamespace(): LoopbackNs {
     name,
     spawn: spawnIn,
     run: (command, args, input) => collect(spawnIn(command, args), input),
+    runIn: (command, args, input) => (runner ??= startRunner(spawnIn(process.execPath, [RUNNER], { stdio: ['pipe', 'pipe', 'inherit'] }))).run(command, args, input),
     listen: async (endpoints) => {
       const listener = spawnIn(process.execPath, [LISTENER, ...endpoints], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(listener);
