@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { binPath, buildLab, catching, collect, labUnavailable, SUBNET6, type Lab } from './lab.js';
+import { binPath, buildLab, busy, collect, labUnavailable, SUBNET6, type Lab } from './lab.js';
 
 type Row = { ip: string; port?: number; state?: string; reason?: string; alive?: boolean; method?: string; [field: string]: unknown };
 const rows = (stdout: string): Row[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Row);
@@ -81,7 +81,7 @@ t.test('#10 item 2: every connect failing at once (no route): Ctrl-C works, memo
   if (!net) return;
   const child = net.spawn(binPath('tcpprobe'), ['-p', '80', UNROUTED], { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = collect(child);
-  await catching(child.pid!);
+  await busy(child.pid!);
   await sleep(1500);
   const early = rssMb(child.pid!);
   await sleep(2000);
@@ -160,7 +160,7 @@ t.test('#10 item 2: pmap -f tcp where every connect fails at once: Ctrl-C stops 
   const file = `/tmp/pmap-discovery-${process.pid}.json`;
   const child = net.spawn(binPath('pmap'), ['-Pn', '-f', 'tcp', '-ip', 'fd00:198:19::/112', '-p', '80', '-w', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = collect(child);
-  await catching(child.pid!);
+  await busy(child.pid!);
   await sleep(2000);
   child.kill('SIGINT');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

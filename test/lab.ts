@@ -285,16 +285,19 @@ export function waitForText(stream: NodeJS.ReadableStream, text: string): Promis
 }
 
 /**
- * Resolves once process `pid` catches `signal` (/proc/PID/status SigCgt): node installs the handler
- * only when runMain listens, so from then on a SIGINT is the command's to handle. A test that slept
- * a fixed time before its SIGINT killed a node still starting up on a loaded machine.
+ * Resolves once process `pid` has used `ms` of CPU (/proc/PID/stat utime + stime): more than a
+ * node start-up costs here (a whole short tcpprobe run under coverage: ~0.85 s), so it is at work.
+ * A test that slept a fixed wall time before its SIGINT killed a node still starting up on a
+ * loaded machine (node's own start-up handler re-raises the signal), and SigCgt cannot tell that
+ * handler from runMain's.
  */
-export async function catching(pid: number, signal: 'SIGINT' | 'SIGTERM' = 'SIGINT'): Promise<void> {
-  const bit = 1n << BigInt((signal === 'SIGINT' ? 2 : 15) - 1);
+export async function busy(pid: number, ms = 2000): Promise<void> {
+  const tick = 100; // USER_HZ on Linux
   for (;;) {
-    const mask = /SigCgt:\s+([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    if (mask && (BigInt(`0x${mask}`) & bit) !== 0n) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    // After the command name: state is field 3, utime and stime fields 14 and 15 (proc(5)).
+    if (((Number(fields[11]) + Number(fields[12])) * 1000) / tick >= ms) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

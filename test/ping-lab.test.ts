@@ -114,7 +114,8 @@ t.test('a /24 of mostly dead hosts costs one timeout x tries in all, not per hos
   const run = await lab.runIn('pingprobe', ['--engine', ENGINE, '-v', '-n', '256', '-t', '300', '-r', '1', `${SUBNET4}.2-254`]);
   t.equal(run.code, 0, run.stderr);
   t.same([...parse(run.stdout).keys()].sort(), [...lab.hosts].sort());
-  // The sweep's own clock (-v): 300 ms + 450 ms of tries, with room for a loaded machine.
+  // The sweep's own clock (-v): 300 ms + 450 ms of tries; the stall this guards against took 10 s.
+  // The bound leaves a loaded machine room (2.6 s was seen with four suites on two cores).
   const ms = Number(/elapsed (\d+\.\d+) s/.exec(run.stderr)?.[1] ?? NaN) * 1000;
-  t.ok(ms < 300 + 450 + 1500, `swept in ${Math.round(ms)} ms`);
+  t.ok(ms < 5000, `swept in ${Math.round(ms)} ms`);
 });
