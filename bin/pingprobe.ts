@@ -1,29 +1,4 @@
-import { positiveInt, runMain, UsageError } from '../lib/frame.js';
-import { writeAll } from '../lib/output.js';
-import { discoveryFlags, discoverySweep, MAX_PINGS_IN_FLIGHT } from '../lib/discovery/sweep.js';
-import { pingEngine } from '../lib/pingprobe.js';
-import { untilAborted } from '../lib/records.js';
-import { commandTargets, withTargetFlags } from '../lib/targets/input.js';
-import { help } from '../lib/help/pingprobe.js';
-import { addressCount, scanProgress } from '../lib/progress.js';
-import { concurrencyFromArgs, TIMING_FLAGS, timingFromArgs } from '../lib/timing/flags.js';
+import { runMain } from '../lib/frame.js';
+import { command } from '../lib/cli/pingprobe.js';
 
-runMain({
-  name: 'pingprobe',
-  help,
-  flags: withTargetFlags({ string: ['n', 'c', 'tcp', 'engine', ...TIMING_FLAGS.string], boolean: ['all', 'ordered', 'v', 'fail', 'neighbour'], default: { neighbour: true, c: '1' } }),
-  async run(args, io) {
-    const [timing, count] = [timingFromArgs(args), positiveInt(args, 'c')];
-    const concurrency = concurrencyFromArgs(args, 256, timing);
-    if (concurrency > MAX_PINGS_IN_FLIGHT) throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} (16-bit ICMP sequence numbers)`);
-    const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError), io.signal);
-    const options = { ...timing.timing, concurrency, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log, engine: pingEngine(args.engine), ...discoveryFlags(args) };
-    const { records, stats } = discoverySweep(targets, options, () => io.records.ready());
-    io.summary = () => stats.summary();
-    const total = args._.length > 0 ? addressCount(args._.map(String)) : undefined;
-    const stop = scanProgress(io.progress, 'ping', total, () => ({ done: stats.hosts, found: stats.alive }));
-    await writeAll(records, io.records, io.signal).finally(stop);
-    // --fail: fping's convention, exit 1 when some target did not answer.
-    return args.fail && stats.alive < stats.hosts ? 1 : 0;
-  },
-});
+void runMain(command);

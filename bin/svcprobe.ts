@@ -1,18 +1,4 @@
-import { runMain, UsageError } from '../lib/frame.js';
-import { writeAll } from '../lib/output.js';
-import { readRecords, untilAborted } from '../lib/records.js';
-import { help } from '../lib/help/svcprobe.js';
-import { SVC_FLAGS, svcOptionsFromArgs, svcScan } from '../lib/svc/svcprobe.js';
+import { runMain } from '../lib/frame.js';
+import { command } from '../lib/cli/svcprobe.js';
 
-runMain({
-  name: 'svcprobe',
-  help,
-  errorsAreResults: true,
-  flags: { ...SVC_FLAGS, boolean: [...SVC_FLAGS.boolean, 'v'] },
-  async run(args, io) {
-    if (args._.length > 0) throw new UsageError(`unexpected argument "${String(args._[0])}": records come on stdin`);
-    const { records, stats } = svcScan(untilAborted(readRecords(io.stdin, io.lineError, false), io.signal), { ...svcOptionsFromArgs(args), ...(io.progress ? { onProgress: io.progress } : {}) }, () => io.records.ready());
-    io.summary = () => stats.summary();
-    await writeAll(records, io.records, io.signal);
-  },
-});
+void runMain(command);

@@ -34,6 +34,10 @@ export interface Io {
   clearProgress(): void;
   /** Set by the command: a one-line summary printed with the elapsed time under -v. */
   summary?: () => string;
+  /** The arguments as given, before `Command.rewriteArgv` (pmap's -w document quotes them). */
+  argv: readonly string[];
+  /** Whether stdout is a terminal that wants colour (NO_COLOR unset). */
+  colour: boolean;
 }
 
 export interface Command {
@@ -48,6 +52,23 @@ export interface Command {
    * loopback scan: 3.8 s -> 3.3 s.
    */
   errorsAreResults?: boolean;
+  /** Rewrites the arguments before they are parsed (pmap's one-dash long flags). */
+  rewriteArgv?: (argv: string[]) => string[];
+}
+
+/**
+ * What runMain uses of `process`. The real process by default; the tests hand in their own
+ * (test/harness.ts) and run a command in the test process: no node start-up per case.
+ */
+export interface Host {
+  stdin: Readable;
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  exitCode?: number | string | null | undefined;
+  exit(code?: number | string | null): never;
+  on(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  hrtime: { bigint(): bigint };
 }
 
 export const VERSION = (
@@ -129,7 +150,7 @@ export function allValues(args: minimist.ParsedArgs, name: string): string[] {
  * empty input, as `< /dev/null` is (Node's replacement), so it is not checked.
  * Returns true when the command must not run.
  */
-function refuseClosedStdio(name: string): boolean {
+function refuseClosedStdio(name: string, process: Host): boolean {
   const closed = (process.env.PMAP_CLOSED_FDS ?? '').split(' ');
   // Not passed on: a child (pmap -m proc, the resolver) has descriptors of its own.
   delete process.env.PMAP_CLOSED_FDS;
@@ -145,9 +166,12 @@ function refuseClosedStdio(name: string): boolean {
 /**
  * The one place that touches `process`: flags, help, exit codes, stdout EPIPE, signals, -v timing.
  * Exit status: 0 done, 1 runtime failure, 2 usage or input error, 130/143 interrupted.
+ * `process` is a parameter, the real one by default, so a test can run a command in its own
+ * process (test/harness.ts); resolves when the work has settled.
  */
-export function runMain(command: Command, argv: string[] = process.argv.slice(2)): void {
-  if (refuseClosedStdio(command.name)) return;
+export function runMain(command: Command, given: string[] = globalThis.process.argv.slice(2), process: Host = globalThis.process): Promise<void> {
+  if (refuseClosedStdio(command.name, process)) return Promise.resolve();
+  const argv = command.rewriteArgv ? command.rewriteArgv(given) : given;
   const started = process.hrtime.bigint();
   const abort = new AbortController();
   let interrupted = 0;
@@ -195,6 +219,8 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     records: new RecordWriter(process.stdout, command.name),
     signal: abort.signal,
     verbose: false,
+    argv: given,
+    colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     ...(process.stderr.isTTY
       ? {
           progress: (line: string) => {
@@ -247,7 +273,7 @@ export function runMain(command: Command, argv: string[] = process.argv.slice(2)
     return command.run(args, io);
   };
 
-  go().then(
+  return go().then(
     (code) => finish(code ?? 0),
     (err: unknown) => {
       if (err instanceof UsageError || err instanceof SpecError || err instanceof PortSpecError) {

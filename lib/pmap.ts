@@ -198,7 +198,7 @@ function probeRecords(
   }
   const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
   return options.kind === 'tcp'
-    ? inProcesses(work, BIN('tcpprobe'), [...common, '-p', options.portsSpec, ...(options.syn ? ['--syn'] : [])], shardOptions)
+    ? inProcesses(work, BIN('tcpprobe'), [...common, ...(options.rankedPorts ? ['--top-ports', String(options.ports.length)] : ['-p', options.portsSpec]), ...(options.syn ? ['--syn'] : [])], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);
 }
 

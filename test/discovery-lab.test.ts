@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { binPath, buildLab, collect, labUnavailable, SUBNET6, type Lab } from './lab.js';
+import { binPath, buildLab, busy, collect, labUnavailable, SUBNET6, type Lab } from './lab.js';
 
 type Row = { ip: string; port?: number; state?: string; reason?: string; alive?: boolean; method?: string; [field: string]: unknown };
 const rows = (stdout: string): Row[] => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Row);
@@ -37,7 +37,7 @@ else {
 t.test('#10 item 4: with 200 allowed listeners and every other port rejected, all 200 are found', async (t) => {
   if (!net) return;
   const targets = [net.hosts[0]!, net.hosts[1]!];
-  const result = await net.run(binPath('tcpprobe'), ['--all', '-n', '200', '-t', '500', '-r', '1', '-p', '1-1024', ...targets]);
+  const result = await net.runIn('tcpprobe', ['--all', '-n', '200', '-t', '500', '-r', '1', '-p', '1-1024', ...targets]);
   t.equal(result.code, 0, result.stderr);
   const found = rows(result.stdout);
   for (const ip of targets) {
@@ -54,7 +54,7 @@ t.test('#10 item 4: with 200 allowed listeners and every other port rejected, al
 t.test('an address whose ARP/NDP fails is settled once, its other ports not tried', async (t) => {
   if (!net) return;
   const dead = [net.dead[0]!, `${SUBNET6}200`];
-  const result = await net.run(binPath('tcpprobe'), ['--all', '-v', '-n', '10', '-t', '300', '-r', '1', '-p', '1-100', ...dead]);
+  const result = await net.runIn('tcpprobe', ['--all', '-v', '-n', '10', '-t', '300', '-r', '1', '-p', '1-100', ...dead]);
   t.equal(result.code, 0, result.stderr);
   // A SYN that timed out while ARP/NDP is still unanswered: settled then, not after the kernel's 3 s.
   t.same(rows(result.stdout).sort((a, b) => a.ip.localeCompare(b.ip)), [
@@ -68,7 +68,7 @@ t.test('#10 item 3: no false open on an IPv4-mapped loopback target', async (t) 
   if (!net) return;
   // Nothing listens in the scanner namespace: every port is closed, and a self-connect (source
   // port = destination port) must not be taken for a service.
-  const result = await net.run(binPath('tcpprobe'), ['-n', '500', '-p', '32768-60999', '::ffff:127.0.0.1']);
+  const result = await net.runIn('tcpprobe', ['-n', '500', '-p', '32768-60999', '::ffff:127.0.0.1']);
   t.equal(result.code, 0, result.stderr);
   t.equal(result.stdout, '', 'no open port');
 });
@@ -81,6 +81,7 @@ t.test('#10 item 2: every connect failing at once (no route): Ctrl-C works, memo
   if (!net) return;
   const child = net.spawn(binPath('tcpprobe'), ['-p', '80', UNROUTED], { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = collect(child);
+  await busy(child.pid!);
   await sleep(1500);
   const early = rssMb(child.pid!);
   await sleep(2000);
@@ -99,7 +100,7 @@ t.test('pingprobe: a host dropping ICMP is up by the neighbour table, or by --tc
   const [, , arpOnly, tcpToo, pinged] = net.hosts;
   const dead = net.dead[0]!;
   const targets = [arpOnly!, tcpToo!, pinged!, net.hosts6[2]!, dead];
-  const plain = await net.run(binPath('pingprobe'), ['--all', '--ordered', '-t', '300', '-r', '1', ...targets]);
+  const plain = await net.runIn('pingprobe', ['--all', '--ordered', '-t', '300', '-r', '1', ...targets]);
   t.equal(plain.code, 0, plain.stderr);
   t.match(rows(plain.stdout), [
     { ip: arpOnly, alive: true, method: 'neighbour' },
@@ -109,10 +110,10 @@ t.test('pingprobe: a host dropping ICMP is up by the neighbour table, or by --tc
     { ip: dead, alive: false },
   ]);
   t.equal(rows(plain.stdout).length, 5, 'one record per host');
-  const noTable = await net.run(binPath('pingprobe'), ['--all', '--no-neighbour', '-t', '300', '-r', '1', arpOnly!]);
+  const noTable = await net.runIn('pingprobe', ['--all', '--no-neighbour', '-t', '300', '-r', '1', arpOnly!]);
   t.same(rows(noTable.stdout), [{ ip: arpOnly, alive: false }], '--no-neighbour: silent to ping is down');
   // 443: an RST from one (nothing listens), a SYN-ACK from the other: both mean up.
-  const tcp = await net.run(binPath('pingprobe'), ['--all', '-v', '--ordered', '--no-neighbour', '--tcp=443', '-t', '300', '-r', '1', arpOnly!, tcpToo!, dead]);
+  const tcp = await net.runIn('pingprobe', ['--all', '-v', '--ordered', '--no-neighbour', '--tcp=443', '-t', '300', '-r', '1', arpOnly!, tcpToo!, dead]);
   t.equal(tcp.code, 0, tcp.stderr);
   t.match(rows(tcp.stdout), [
     { ip: arpOnly, alive: true, method: 'tcp', rtt: Number },
@@ -121,7 +122,7 @@ t.test('pingprobe: a host dropping ICMP is up by the neighbour table, or by --tc
   ]);
   t.equal(rows(tcp.stdout).length, 3);
   t.match(tcp.stderr, /3 hosts, 2 alive \(2 by tcp\)/);
-  const badPorts = await net.run(binPath('pingprobe'), ['--tcp', arpOnly!]);
+  const badPorts = await net.runIn('pingprobe', ['--tcp', arpOnly!]);
   t.equal(badPorts.code, 2);
   t.match(badPorts.stderr, /--tcp: bad port .* \(write --tcp=PORTS\)/);
 });
@@ -130,7 +131,7 @@ t.test('pmap -f tcp over 20 addresses, 15 empty: discovery first, only the 5 up 
   if (!net) return;
   const spec = '198.18.0.10-29';
   const ports = ['-p', '20-25,443'];
-  const found = await net.run(binPath('pmap'), ['-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1', '--json', '--all']);
+  const found = await net.runIn('pmap', ['-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1', '--json', '--all']);
   t.equal(found.code, 0, found.stderr);
   const records = rows(found.stdout);
   const scanned = [...new Set(records.filter((row) => row.port !== undefined).map((row) => row.ip))].sort();
@@ -143,10 +144,10 @@ t.test('pmap -f tcp over 20 addresses, 15 empty: discovery first, only the 5 up 
     records.filter((row) => row.state === 'open').map((row) => `${row.ip} ${row.port}`).sort(),
     [`${net.hosts[0]} 443`, `${net.hosts[1]} 443`, `${net.hosts[2]} 22`, `${net.hosts[3]} 443`, `${net.hosts[4]} 22`].sort(),
   );
-  const table = await net.run(binPath('pmap'), ['-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1']);
+  const table = await net.runIn('pmap', ['-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1']);
   t.match(table.stdout, /pmap done: 20 IP addresses \(5 hosts up\), 35 ports: 5 open/);
 
-  const all = await net.run(binPath('pmap'), ['-Pn', '-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1', '--json', '--all']);
+  const all = await net.runIn('pmap', ['-Pn', '-n', '100', '-f', 'tcp', '-ip', spec, ...ports, '-t', '300', '-r', '1', '--json', '--all']);
   t.equal(all.code, 0, all.stderr);
   const everything = rows(all.stdout);
   t.equal(new Set(everything.map((row) => row.ip)).size, 20, '-Pn: every address scanned');
@@ -159,6 +160,7 @@ t.test('#10 item 2: pmap -f tcp where every connect fails at once: Ctrl-C stops 
   const file = `/tmp/pmap-discovery-${process.pid}.json`;
   const child = net.spawn(binPath('pmap'), ['-Pn', '-f', 'tcp', '-ip', 'fd00:198:19::/112', '-p', '80', '-w', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = collect(child);
+  await busy(child.pid!);
   await sleep(2000);
   child.kill('SIGINT');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import t from 'tap';
+import { runIn, type CommandName } from './harness.js';
 import { binPath, buildLab, labUnavailable, runBin } from './lab.js';
 
 t.test('tcpprobe and pmap -f tcp: exit 1 with --fail when no port is open', async (t) => {
@@ -20,22 +21,24 @@ t.test('tcpprobe and pmap -f tcp: exit 1 with --fail when no port is open', asyn
   t.teardown(() => listener.close());
   const listening = String((listener.address() as { port: number }).port);
 
-  const cases: Array<[string, string[], number]> = [
-    ['tcpprobe', ['-p', closed, '127.0.0.1'], 0],
-    ['tcpprobe', ['--fail', '-p', closed, '127.0.0.1'], 1],
+  // The status each case ends with is the frame's (runMain): in-process (test/harness.ts) for the
+  // table; one real process per command and status checks it end to end.
+  const cases: Array<[CommandName, string[], number, 'spawn'?]> = [
+    ['tcpprobe', ['-p', closed, '127.0.0.1'], 0, 'spawn'],
+    ['tcpprobe', ['--fail', '-p', closed, '127.0.0.1'], 1, 'spawn'],
     ['tcpprobe', ['--fail', '-p', `${closed},${listening}`, '127.0.0.1'], 0],
-    ['pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 0],
-    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 1],
+    ['pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 0, 'spawn'],
+    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', closed], 1, 'spawn'],
     ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', `${closed},${listening}`], 0],
-    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', '0'], 2],
+    ['pmap', ['--fail', '-f', 'tcp', '-ip', '127.0.0.1', '-p', '0'], 2, 'spawn'],
   ];
-  for (const [command, args, code] of cases) {
-    const result = await runBin(command, args);
+  for (const [command, args, code, spawned] of cases) {
+    const result = spawned ? await runBin(command, args) : await runIn(command, args);
     t.equal(result.code, code, `${command} ${args.join(' ')}`);
   }
-  const found = await runBin('tcpprobe', ['--fail', '-p', `${closed},${listening}`, '127.0.0.1']);
+  const found = await runIn('tcpprobe', ['--fail', '-p', `${closed},${listening}`, '127.0.0.1']);
   t.same(JSON.parse(found.stdout), { ip: '127.0.0.1', port: Number(listening), state: 'open', rtt: JSON.parse(found.stdout).rtt }, 'the output is the same');
-  const bad = await runBin('tcpprobe', ['--fail', '-p', closed], 'not an ip\n');
+  const bad = await runIn('tcpprobe', ['--fail', '-p', closed], 'not an ip\n');
   t.equal(bad.code, 1, 'a negative result with a bad input line: --fail decides (1)');
   t.match(bad.stderr, /stdin:1/);
 });
@@ -48,7 +51,7 @@ t.test('pingprobe and pmap -f ping: exit 1 with --fail when a target is down', {
   const up = lab.hosts[0] as string;
   const down = lab.dead[0] as string;
   const quick = ['-t', '200', '-r', '0'];
-  const cases: Array<[string, string[], number]> = [
+  const cases: Array<[CommandName, string[], number]> = [
     ['pingprobe', [...quick, up, down], 0],
     ['pingprobe', ['--fail', ...quick, up], 0],
     ['pingprobe', ['--fail', ...quick, up, down], 1],
@@ -56,8 +59,10 @@ t.test('pingprobe and pmap -f ping: exit 1 with --fail when a target is down', {
     ['pmap', ['--fail', '-f', 'ping', ...quick, '-ip', up], 0],
     ['pmap', ['--fail', '-f', 'ping', ...quick, '-ip', `${up},${down}`], 1],
   ];
+  // In-process in the lab's runner, but pingprobe's 1 from a real process (pmap's is in the first test).
   for (const [command, args, code] of cases) {
-    const result = await lab.run(binPath(command), args);
+    const spawned = command === 'pingprobe' && code === 1;
+    const result = spawned ? await lab.run(binPath(command), args) : await lab.runIn(command, args);
     t.equal(result.code, code, `${command} ${args.join(' ')}`);
     if (command === 'pingprobe') t.equal(result.stdout.trim().split('\n').length, 1, 'one live host written either way');
   }

@@ -6,7 +6,8 @@ import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, op
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { binPath, buildLab, collect, has, labUnavailable, runBin, waitForText } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, buildLab, collect, has, labUnavailable, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-faults-'));
 
@@ -109,14 +110,14 @@ t.test('item 6: -w writes a device in place, follows a symlink, keeps the mode',
   const target = join(dir, 'target.json');
   writeFileSync(target, 'old\n');
   symlinkSync('target.json', link);
-  t.equal((await runBin('pmap', scan(link))).code, 0);
+  t.equal((await runIn('pmap', scan(link))).code, 0);
   t.ok(lstatSync(link).isSymbolicLink(), 'the symlink is still a symlink');
   t.ok(scanned(target), 'its target holds the document');
 
   const privateFile = join(dir, 'private.json');
   writeFileSync(privateFile, 'old\n', { mode: 0o600 });
   chmodSync(privateFile, 0o600);
-  t.equal((await runBin('pmap', scan(privateFile))).code, 0);
+  t.equal((await runIn('pmap', scan(privateFile))).code, 0);
   t.equal(statSync(privateFile).mode & 0o777, 0o600, 'a 0600 file stays 0600');
   t.ok(scanned(privateFile));
 
@@ -124,7 +125,7 @@ t.test('item 6: -w writes a device in place, follows a symlink, keeps the mode',
   // Our own /dev/null: a character device node (1, 3) in the test directory.
   const device = join(dir, 'null');
   await collect(spawn('mknod', [device, 'c', '1', '3']));
-  const result = await runBin('pmap', scan(device));
+  const result = await runIn('pmap', scan(device));
   t.equal(result.code, 0, result.stderr);
   t.ok(lstatSync(device).isCharacterDevice(), 'the device is still a device');
 });
@@ -133,7 +134,7 @@ t.test('item 6: -w to a FIFO writes into it', async (t) => {
   const fifo = join(dir, 'fifo');
   if ((await collect(spawn('mkfifo', [fifo]))).code !== 0) return void t.comment('skipped: mkfifo failed');
   const reader = collect(spawn('cat', [fifo]));
-  const result = await runBin('pmap', scan(fifo));
+  const result = await runIn('pmap', scan(fifo));
   t.equal(result.code, 0, result.stderr);
   t.ok((JSON.parse((await reader).stdout) as { scan: unknown }).scan, 'the reader got the document');
   t.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
@@ -168,7 +169,7 @@ t.test('item 7: an immutable file is refused before the scan', { skip: isRoot &&
   writeFileSync(file, 'old\n');
   if ((await collect(spawn('chattr', ['+i', file]))).code !== 0) return void t.comment('skipped: this file system has no immutable flag');
   t.teardown(() => void spawn('chattr', ['-i', file]));
-  const result = await runBin('pmap', scan(file));
+  const result = await runIn('pmap', scan(file));
   t.equal(result.code, 2);
   t.equal(result.stdout, '');
   t.equal(result.stderr.split('\n')[0], `pmap: cannot write -w ${file}: operation not permitted (an immutable or append-only file, or a sticky directory) (EPERM)`);
@@ -210,7 +211,7 @@ t.test('item 10: tojson --by-host skips a record with a bad "ports" or a "__prot
     '{"ip":"127.0.0.2","name":"b"}',
     '{"ip":"127.0.0.1","port":80,"state":"open"}',
   ].join('\n');
-  const result = await runBin('tojson', ['--by-host'], input);
+  const result = await runIn('tojson', ['--by-host'], input);
   t.equal(result.code, 2);
   t.same(JSON.parse(result.stdout), {
     '127.0.0.1': { ip: '127.0.0.1', ports: [{ port: 22, state: 'open' }, { port: 80, state: 'open' }] },
@@ -254,7 +255,7 @@ t.test('item 17: -m thread and proc give a host to one shard: a dead host is one
 });
 
 t.test('item 21: ::ffff:127.0.0.1 is printed dotted (RFC 5952 section 5)', async (t) => {
-  const result = await runBin('iprange', ['::ffff:127.0.0.1-::ffff:127.0.0.2']);
+  const result = await runIn('iprange', ['::ffff:127.0.0.1-::ffff:127.0.0.2']);
   t.equal(result.stdout, '{"ip":"::ffff:127.0.0.1"}\n{"ip":"::ffff:127.0.0.2"}\n');
 });
 
@@ -268,18 +269,18 @@ t.test('item 21: `pmap ... | head -1` returns as soon as head has its line', asy
 
 t.test('item 22: a later stage keeps an earlier stage\'s field and writes its own beside it', async (t) => {
   const input = '{"ip":"127.0.0.1","alive":true,"rtt":0.25,"state":"seen"}\n';
-  const result = await runBin('tcpprobe', ['-p', '1', '--all'], input);
+  const result = await runIn('tcpprobe', ['-p', '1', '--all'], input);
   t.equal(result.code, 0, result.stderr);
   const record = JSON.parse(result.stdout) as Record<string, unknown>;
   t.same(Object.keys(record).sort(), ['alive', 'ip', 'port', 'rtt', 'state', 'tcp_rtt', 'tcp_state'].sort());
   t.match(record, { ip: '127.0.0.1', alive: true, rtt: 0.25, state: 'seen', port: 1, tcp_state: 'closed', tcp_rtt: Number });
   // Used alone, the stage writes its own shape: no prefixed names.
-  const alone = JSON.parse((await runBin('tcpprobe', ['-p', '1', '--all', '127.0.0.1'])).stdout) as Record<string, unknown>;
+  const alone = JSON.parse((await runIn('tcpprobe', ['-p', '1', '--all', '127.0.0.1'])).stdout) as Record<string, unknown>;
   t.same(Object.keys(alone), ['ip', 'port', 'state', 'rtt']);
 });
 
 t.test('item 19: iprange quotes a bad stdin line escaped and cut, like the other commands', async (t) => {
-  const result = await runBin('iprange', [], `127.0.0.1\n\x1b[31mred\x1b[0m\n${'9'.repeat(100000)}\n`);
+  const result = await runIn('iprange', [], `127.0.0.1\n\x1b[31mred\x1b[0m\n${'9'.repeat(100000)}\n`);
   t.equal(result.code, 2);
   t.equal(result.stdout, '{"ip":"127.0.0.1"}\n');
   t.same(result.stderr.split('\n'), [

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import t from 'tap';
-import { binPath, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath } from './lab.js';
 
 const lines = (ips: string[]): string => ips.map((ip) => `{"ip":"${ip}"}\n`).join('');
 
@@ -57,7 +58,7 @@ const cases: Record<string, Case> = {
 
 for (const [name, c] of Object.entries(cases)) {
   t.test(name, async (t) => {
-    const result = await runBin('iprange', c.args, c.input);
+    const result = await runIn('iprange', c.args, c.input);
     if (name === 'help') t.match(result.stdout, /^Usage: iprange/);
     else t.equal(result.stdout, c.stdout);
     if (typeof c.stderr === 'string') t.equal(result.stderr, c.stderr);
@@ -67,7 +68,7 @@ for (const [name, c] of Object.entries(cases)) {
 }
 
 t.test('-v reports the count on stderr, records stay on stdout', async (t) => {
-  const result = await runBin('iprange', ['-v', '127.0.0.0/24']);
+  const result = await runIn('iprange', ['-v', '127.0.0.0/24']);
   t.equal(result.stdout.split('\n').length - 1, 256);
   t.match(result.stderr, /^iprange: 256 addresses, elapsed \d+\.\d{3} s\n$/);
 });

@@ -5,7 +5,9 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { CommandName } from './harness.js';
 
 export const SUBNET4 = '198.18.0';
 export const SUBNET6 = 'fd00:198:18::';
@@ -18,8 +20,8 @@ export interface LabOptions {
   listen?: Record<number, number[]>;
   /** Host indexes that drop ICMP echo requests (alive, but silent to ping). */
   dropIcmp?: number[];
-  /** Ports whose SYNs are dropped (filtered), by host index. */
-  filtered?: Record<number, number[]>;
+  /** Ports whose SYNs are dropped (filtered), by host index; 'A:B' is a range (one iptables rule). */
+  filtered?: Record<number, Array<number | string>>;
   /** Ports answered with ICMP port-unreachable instead of RST, by host index. */
   rejected?: Record<number, number[]>;
   /** Share (0-1) of packets into the target namespace dropped: every round(1/loss)-th packet. */
@@ -44,11 +46,20 @@ export interface Lab {
   /** A command inside the scanner namespace. */
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   run(command: string, args: string[], input?: string): Promise<RunResult>;
-  close(): void;
+  /**
+   * One of our commands inside the scanner namespace, in-process (test/harness.ts) in one runner
+   * process per lab: for tests about what is found on the network. Spawn the bin (run, spawn)
+   * where the test is about the process: signals, pipes, exit codes end to end, -m thread|proc.
+   */
+  runIn(name: CommandName, args: string[], input?: string): Promise<RunResult>;
+  /** Ends the runner (its coverage is written on a normal exit) and removes the namespaces. */
+  close(): void | Promise<void>;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const LISTENER = fileURLToPath(new URL('./fixtures/listen.js', import.meta.url));
+/** test/fixtures/runner.js: start it with node wherever the commands must run (startRunner). */
+export const RUNNER = fileURLToPath(new URL('./fixtures/runner.js', import.meta.url));
 
 export function hostIp(index: number): string {
   return `${SUBNET4}.${10 + index}`;
@@ -84,6 +95,21 @@ export function labUnavailable(options: Pick<LabOptions, 'dropIcmp' | 'filtered'
 
 let serial = 0;
 
+/** Ports as iptables --dport values, runs of consecutive ports as one range: one rule each, not 200. */
+function portRanges(ports: Array<number | string>): string[] {
+  const ranges: string[] = [];
+  let start: number | undefined;
+  let end = 0;
+  const flush = (): void => void (start !== undefined && ranges.push(start === end ? String(start) : `${start}:${end}`));
+  for (const port of ports) {
+    if (typeof port === 'string') ranges.push(port);
+    else if (start !== undefined && port === end + 1) end = port;
+    else flush(), (start = end = port);
+  }
+  flush();
+  return ranges;
+}
+
 /** Build a lab; throws with the reason when it cannot (callers check labUnavailable first). */
 export async function buildLab(options: LabOptions): Promise<Lab> {
   // pid and a serial keep concurrent labs apart; random bits keep a lab clear of a namespace that an
@@ -96,10 +122,12 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
   const hosts = Array.from({ length: options.hosts }, (_, i) => hostIp(i));
   const hosts6 = Array.from({ length: options.hosts }, (_, i) => `${SUBNET6}${(0x10 + i).toString(16)}`);
   let closed = false;
-  const close = (): void => {
+  let runner: ReturnType<typeof startRunner> | undefined;
+  const close = (): void | Promise<void> => {
     if (closed) return;
     closed = true;
     for (const child of children) child.kill('SIGKILL');
+    const ended = runner?.end();
     for (const ns of [scannerNs, targetNs]) {
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
@@ -107,6 +135,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
         // already gone
       }
     }
+    return ended;
   };
   process.once('exit', close);
   try {
@@ -140,7 +169,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
       rule6('-d', hosts6[i] ?? '', '-p', 'ipv6-icmp', '--icmpv6-type', 'echo-request', '-j', 'DROP');
     }
     for (const [i, ports] of Object.entries(options.filtered ?? {})) {
-      for (const port of ports) rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', String(port), '-j', 'DROP');
+      for (const port of portRanges(ports)) rule('-d', hostIp(Number(i)), '-p', 'tcp', '--dport', port, '-j', 'DROP');
     }
     for (const [i, ports] of Object.entries(options.rejected ?? {})) {
       for (const port of ports) {
@@ -181,7 +210,39 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
     dead,
     spawn: spawnIn,
     run: (command, args, input) => collect(spawnIn(command, args), input),
+    runIn: (name, args, input) => (runner ??= startRunner(spawnIn(process.execPath, [RUNNER], { stdio: ['pipe', 'pipe', 'inherit'] }))).run(name, args, input),
     close,
+  };
+}
+
+/** The client side of test/fixtures/runner.ts: one request at a time, answers matched by id. */
+export function startRunner(child: ChildProcess): { run(name: CommandName, args: string[], input?: string): Promise<RunResult>; end(): Promise<void> } {
+  let serial = 0;
+  const waiting = new Map<number, (answer: RunResult & { error?: string }) => void>();
+  const exited = once(child, 'close').then(() => {
+    for (const resolve of waiting.values()) resolve({ code: null, signal: null, stdout: '', stderr: '', error: 'the runner exited' });
+  });
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const answer = JSON.parse(buffered.slice(0, end)) as RunResult & { id: number; error?: string };
+      buffered = buffered.slice(end + 1);
+      waiting.get(answer.id)?.(answer);
+      waiting.delete(answer.id);
+    }
+  });
+  return {
+    run: async (name, args, input) => {
+      const id = serial++;
+      const answer = await new Promise<RunResult & { error?: string }>((resolve) => {
+        waiting.set(id, resolve);
+        child.stdin!.write(`${JSON.stringify({ id, name, args, input })}\n`);
+      });
+      if (answer.error) throw new Error(`${name} ${args.join(' ')}: ${answer.error}`);
+      return { code: answer.code, signal: answer.signal, stdout: answer.stdout, stderr: answer.stderr };
+    },
+    end: () => (child.stdin!.end(), exited),
   };
 }
 
@@ -223,13 +284,32 @@ export function waitForText(stream: NodeJS.ReadableStream, text: string): Promis
   });
 }
 
+/**
+ * Resolves once process `pid` has used `ms` of CPU (/proc/PID/stat utime + stime): more than a
+ * node start-up costs here (a whole short tcpprobe run under coverage: ~0.85 s), so it is at work.
+ * A test that slept a fixed wall time before its SIGINT killed a node still starting up on a
+ * loaded machine (node's own start-up handler re-raises the signal), and SigCgt cannot tell that
+ * handler from runMain's.
+ */
+export async function busy(pid: number, ms = 2000): Promise<void> {
+  const tick = 100; // USER_HZ on Linux
+  for (;;) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    // After the command name: state is field 3, utime and stime fields 14 and 15 (proc(5)).
+    if (((Number(fields[11]) + Number(fields[12])) * 1000) / tick >= ms) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export interface LoopbackNs {
   name: string;
   spawn(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   run(command: string, args: string[], input?: string): Promise<RunResult>;
+  /** One of our commands in-process, in one runner inside the namespace (as Lab.runIn). */
+  runIn(name: CommandName, args: string[], input?: string): Promise<RunResult>;
   /** Listeners (ADDR:PORT, `[v6]:PORT`) inside the namespace, until close(). */
   listen(endpoints: string[]): Promise<void>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /**
@@ -242,15 +322,18 @@ export function loopbackNamespace(): LoopbackNs {
   const name = `pml${process.pid % 100000}${String.fromCharCode(97 + (serial++ % 26))}${randomBytes(2).toString('hex')}`;
   const children: ChildProcess[] = [];
   let closed = false;
-  const close = (): void => {
+  let runner: ReturnType<typeof startRunner> | undefined;
+  const close = (): void | Promise<void> => {
     if (closed) return;
     closed = true;
     for (const child of children) child.kill('SIGKILL');
+    const ended = runner?.end();
     try {
       execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
     } catch {
       // already gone
     }
+    return ended;
   };
   process.once('exit', close);
   sh(['ip', 'netns', 'add', name]);
@@ -261,6 +344,7 @@ export function loopbackNamespace(): LoopbackNs {
     name,
     spawn: spawnIn,
     run: (command, args, input) => collect(spawnIn(command, args), input),
+    runIn: (command, args, input) => (runner ??= startRunner(spawnIn(process.execPath, [RUNNER], { stdio: ['pipe', 'pipe', 'inherit'] }))).run(command, args, input),
     listen: async (endpoints) => {
       const listener = spawnIn(process.execPath, [LISTENER, ...endpoints], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(listener);

@@ -13,7 +13,8 @@ import t from 'tap';
 import { mapAhead } from '../lib/targets/ahead.js';
 import { lineItems, parseTargetSpec } from '../lib/targets/input.js';
 import { nameProblem } from '../lib/targets/names.js';
-import { binPath, collect, has, type RunResult } from './lab.js';
+import type { CommandName } from './harness.js';
+import { has, RUNNER, startRunner, type RunResult } from './lab.js';
 
 t.test('which texts are names, and why a bad one is not', async (t) => {
   t.equal(nameProblem('localhost'), null);
@@ -90,11 +91,15 @@ t.test('commands resolve names from a private /etc/hosts', { skip: why ?? false 
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
 
-  const run = (bin: string, args: string[], input?: string): Promise<RunResult> =>
-    collect(
-      spawn('unshare', ['-m', 'sh', '-c', 'mount --bind "$0/hosts" /etc/hosts && mount --bind "$0/resolv.conf" /etc/resolv.conf && exec "$@"', dir, binPath(bin), ...args]),
-      input,
-    );
+  // One runner (test/fixtures/runner.ts) in the private mount namespace runs every command of this
+  // test in-process: the names resolve in the namespace's files, one node start-up in all.
+  const runner = startRunner(
+    spawn('unshare', ['-m', 'sh', '-c', 'mount --bind "$0/hosts" /etc/hosts && mount --bind "$0/resolv.conf" /etc/resolv.conf && exec "$@"', dir, process.execPath, RUNNER], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  t.teardown(() => runner.end());
+  const run = (bin: CommandName, args: string[], input?: string): Promise<RunResult> => runner.run(bin, args, input);
   const records = (out: string): unknown[] => out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
 
   await t.test('tcpprobe: names, -4/-6, a hanging name reported and the rest scanned', async (t) => {

@@ -31,6 +31,17 @@ const loads: { name: string; args: string[]; expected: RegExp; needsRoot: boolea
   { name: '65536-host loopback sweep', args: ['icmp', '127.0.0.0', '65536', '1000'], expected: /^requests 65536 completions 65536 .* reply 65536 icmp-error 0\n$/, needsRoot: true },
 ];
 
+// valgrind runs each load at an eighth of its size: memcheck costs ~30x, and every code path of
+// the full load (socket reuse round after round, the queue cycling, timeouts never reached) is
+// already taken within the first thousands of requests. The full sizes, with the 16-bit ICMP
+// sequence wrapping past 65535, run under AddressSanitizer and UBSan below (invalid access and,
+// with detect_leaks, every leak), at native speed.
+const valgrindLoad = (args: string[]): string[] => {
+  const [kind, address, count, inFlight] = args as [string, string, string, string];
+  return [kind, address, String(Math.min(Number(count), 8192)), inFlight];
+};
+const valgrindExpected = (expected: RegExp): RegExp => new RegExp(expected.source.replace(/65535|65536/g, (n) => (Number(n) > 8192 ? '8192' : n)), expected.flags);
+
 t.test('valgrind: no invalid access, no leak of any kind', { skip: missing.length ? `not installed: ${missing.join(', ')}` : false }, async (t) => {
   const harness = build('harness', []);
   for (const load of loads) {
@@ -38,10 +49,10 @@ t.test('valgrind: no invalid access, no leak of any kind', { skip: missing.lengt
       t.comment(`${load.name}: skipped, raw sockets need root`);
       continue;
     }
-    const run = spawnSync('valgrind', ['-q', '--leak-check=full', '--show-leak-kinds=all', '--errors-for-leak-kinds=all', '--error-exitcode=99', harness, ...load.args], { encoding: 'utf8' });
+    const run = spawnSync('valgrind', ['-q', '--leak-check=full', '--show-leak-kinds=all', '--errors-for-leak-kinds=all', '--error-exitcode=99', harness, ...valgrindLoad(load.args)], { encoding: 'utf8' });
     t.equal(run.status, 0, `${load.name}: ${run.stderr}`);
     t.equal(run.stderr, '', `${load.name}: valgrind silent`);
-    t.match(run.stdout, load.expected, load.name);
+    t.match(run.stdout, valgrindExpected(load.expected), load.name);
   }
 });
 

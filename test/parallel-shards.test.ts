@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { binPath, has, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, has } from './lab.js';
 
 const run = promisify(execFile);
 
@@ -19,8 +20,8 @@ t.test('iprange --shard K/N | tcpprobe under parallel, merged, equals the plain 
   const scanned = (stdout: string): string[] =>
     (JSON.parse(stdout) as { ip: string; port: number; state: string }[]).map((r) => `${r.ip} ${r.port} ${r.state}`).sort();
 
-  const plainScan = await runBin('tcpprobe', ['--all', '-t', '300', '-p', ports], (await runBin('iprange', ['127.0.0.0/29'])).stdout);
-  const plain = await runBin('tojson', [], plainScan.stdout);
+  const plainScan = await runIn('tcpprobe', ['--all', '-t', '300', '-p', ports], (await runIn('iprange', ['127.0.0.0/29'])).stdout);
+  const plain = await runIn('tojson', [], plainScan.stdout);
   const recipe =
     `parallel --will-cite -j 3 '"${binPath('iprange')}" --seed 12345 --shard {}/4 --ports ${ports} 127.0.0.0/29 | "${binPath('tcpprobe')}" --all -t 300' ::: 1 2 3 4` +
     ` | "${binPath('tojson')}"`;

@@ -2,7 +2,8 @@ import t from 'tap';
 import { IndexSpace } from '../lib/iprange.js';
 import { firstPosition, Permutation, parseShard } from '../lib/targets/permutation.js';
 import { parseSpec } from '../lib/targets.js';
-import { runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { } from './lab.js';
 
 /** The positions of shard k/n, as writeOrdered walks them. */
 function* shardOrder(size: number, seed: number, k: number, n: number): Generator<number> {
@@ -87,19 +88,19 @@ t.test('the index space: ranges in order, ports per address, names keep their ho
 const lines = (text: string): string[] => text.split('\n').filter(Boolean);
 
 t.test('iprange: shards merged equal the plain run; --resume-at continues exactly; -v says where', async (t) => {
-  const plain = lines((await runBin('iprange', ['127.0.0.0/22', '127.1.0.0/30'])).stdout);
-  const shuffled = await runBin('iprange', ['--seed', '99', '127.0.0.0/22', '127.1.0.0/30']);
+  const plain = lines((await runIn('iprange', ['127.0.0.0/22', '127.1.0.0/30'])).stdout);
+  const shuffled = await runIn('iprange', ['--seed', '99', '127.0.0.0/22', '127.1.0.0/30']);
   t.notSame(lines(shuffled.stdout), plain, 'not in address order');
   t.same([...lines(shuffled.stdout)].sort(), [...plain].sort(), 'every address once');
-  const parts = await Promise.all([1, 2, 3].map((k) => runBin('iprange', ['--seed', '99', '--shard', `${k}/3`, '127.0.0.0/22', '127.1.0.0/30'])));
+  const parts = await Promise.all([1, 2, 3].map((k) => runIn('iprange', ['--seed', '99', '--shard', `${k}/3`, '127.0.0.0/22', '127.1.0.0/30'])));
   t.same(parts.flatMap((p) => lines(p.stdout)).sort(), [...plain].sort(), 'three shards: a partition');
-  const resumed = await runBin('iprange', ['--seed', '99', '--resume-at', '1000', '-v', '127.0.0.0/22', '127.1.0.0/30']);
+  const resumed = await runIn('iprange', ['--seed', '99', '--resume-at', '1000', '-v', '127.0.0.0/22', '127.1.0.0/30']);
   t.same(lines(resumed.stdout), lines(shuffled.stdout).slice(1000), 'resume at 1000');
   t.match(resumed.stderr, /^iprange: 1028 targets, --seed 99\niprange: 28 addresses, all done, elapsed/);
-  const random = await runBin('iprange', ['--shuffle', '-v', '127.0.0.0/24']);
+  const random = await runIn('iprange', ['--shuffle', '-v', '127.0.0.0/24']);
   const seed = /--seed (\d+)/.exec(random.stderr)?.[1];
   t.ok(seed, 'a random seed is printed under -v');
-  t.same(lines((await runBin('iprange', ['--seed', seed ?? '', '127.0.0.0/24'])).stdout), lines(random.stdout), 'and replays the order');
+  t.same(lines((await runIn('iprange', ['--seed', seed ?? '', '127.0.0.0/24'])).stdout), lines(random.stdout), 'and replays the order');
 });
 
 t.test('iprange: bad order flags exit 2 naming the value', async (t) => {
@@ -115,7 +116,7 @@ t.test('iprange: bad order flags exit 2 naming the value', async (t) => {
     [['--ports', '0'], 'bad port "0": port must be 1-65535'],
   ];
   for (const [args, message] of cases) {
-    const result = await runBin('iprange', [...args, '127.0.0.0/29']);
+    const result = await runIn('iprange', [...args, '127.0.0.0/29']);
     t.equal(result.stderr.split('\n')[0], `iprange: ${message}`, args.join(' '));
     t.equal(result.stdout, '');
     t.equal(result.code, 2);

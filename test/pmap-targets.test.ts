@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { runBin } from './lab.js';
+import { runIn, type CommandName } from './harness.js';
+import { } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-targets-'));
 const server: Server = createServer((socket) => socket.on('error', () => undefined));
@@ -26,7 +27,7 @@ const scanned = (stdout: string): string[] =>
     .sort();
 
 t.test('positional targets, repeated -ip and repeated -p add up', async (t) => {
-  const result = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', String(open), '127.0.0.2', '-ip', '127.0.0.3', '-p', '1', '--json', '--all', '-t', '300']);
+  const result = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', String(open), '127.0.0.2', '-ip', '127.0.0.3', '-p', '1', '--json', '--all', '-t', '300']);
   t.same(scanned(result.stdout), [
     `127.0.0.1 ${open} open`, '127.0.0.1 1 closed', `127.0.0.2 ${open} closed`, '127.0.0.2 1 closed', `127.0.0.3 ${open} closed`, '127.0.0.3 1 closed',
   ].sort());
@@ -36,22 +37,22 @@ t.test('positional targets, repeated -ip and repeated -p add up', async (t) => {
 t.test('-iL, -x and --excludefile: the same targets as iprange | tcpprobe', async (t) => {
   writeFileSync(join(dir, 'list'), '# targets\n127.0.0.1-4\n\n127.0.0.9 127.0.0.10\n');
   writeFileSync(join(dir, 'exclude'), '127.0.0.3\n127.0.0.10 # and this\n');
-  const pmap = await runBin('pmap', ['-f', 'tcp', '-iL', join(dir, 'list'), '-x', '127.0.0.2', '--excludefile', join(dir, 'exclude'), '-p', String(open), '--json', '--all', '-t', '300']);
-  const specs = await runBin('iprange', ['-x', '127.0.0.2', '--excludefile', join(dir, 'exclude'), '127.0.0.1-4', '127.0.0.9,127.0.0.10']);
-  const filters = await runBin('tcpprobe', ['-p', String(open), '--all', '-t', '300'], specs.stdout);
-  const probes = await runBin('tcpprobe', ['-p', String(open), '--all', '-t', '300', '-x', '127.0.0.2', '--excludefile', join(dir, 'exclude')], '127.0.0.1-4\n{"ip":"127.0.0.9"}\n127.0.0.10\n');
+  const pmap = await runIn('pmap', ['-f', 'tcp', '-iL', join(dir, 'list'), '-x', '127.0.0.2', '--excludefile', join(dir, 'exclude'), '-p', String(open), '--json', '--all', '-t', '300']);
+  const specs = await runIn('iprange', ['-x', '127.0.0.2', '--excludefile', join(dir, 'exclude'), '127.0.0.1-4', '127.0.0.9,127.0.0.10']);
+  const filters = await runIn('tcpprobe', ['-p', String(open), '--all', '-t', '300'], specs.stdout);
+  const probes = await runIn('tcpprobe', ['-p', String(open), '--all', '-t', '300', '-x', '127.0.0.2', '--excludefile', join(dir, 'exclude')], '127.0.0.1-4\n{"ip":"127.0.0.9"}\n127.0.0.10\n');
   const expected = [`127.0.0.1 ${open} open`, `127.0.0.4 ${open} closed`, `127.0.0.9 ${open} closed`];
   t.same(scanned(pmap.stdout), expected, 'pmap');
   t.same(scanned(filters.stdout), expected, 'iprange | tcpprobe');
   t.same(scanned(probes.stdout), expected, 'tcpprobe -x --excludefile');
   t.same([pmap.code, filters.code, probes.code], [0, 0, 0]);
-  const fromStdin = await runBin('pmap', ['-f', 'tcp', '-iL', '-', '-p', String(open), '--json'], '127.0.0.1\n');
+  const fromStdin = await runIn('pmap', ['-f', 'tcp', '-iL', '-', '-p', String(open), '--json'], '127.0.0.1\n');
   t.same(scanned(fromStdin.stdout), [`127.0.0.1 ${open} open`], '-iL -');
 });
 
 t.test('arguments are used or refused, never dropped (#10 item 18)', async (t) => {
   writeFileSync(join(dir, 'empty'), '');
-  const cases: [string, string[], string][] = [
+  const cases: [CommandName, string[], string][] = [
     ['pmap', ['-f', 'tcp', '-f', 'ping', '-ip', '127.0.0.1'], 'pmap: -f given twice ("tcp" and "ping"): pick one'],
     ['pmap', ['-f', 'tcp', '-m', '', '-ip', '127.0.0.1'], 'pmap: -m must be async, thread or proc, not ""'],
     ['pmap', ['-f', 'tcp', '-iL', join(dir, 'empty')], `pmap: -iL ${join(dir, 'empty')}: the file is empty`],
@@ -63,7 +64,7 @@ t.test('arguments are used or refused, never dropped (#10 item 18)', async (t) =
     ['pingprobe', ['-4', '-6', '127.0.0.1'], 'pingprobe: -4 and -6 exclude each other'],
   ];
   for (const [bin, args, message] of cases) {
-    const result = await runBin(bin, args, '');
+    const result = await runIn(bin, args, '');
     t.equal(result.stderr.split('\n')[0], message, `${bin} ${args.join(' ')}`);
     t.equal(result.stdout, '');
     t.equal(result.code, 2);
@@ -71,7 +72,7 @@ t.test('arguments are used or refused, never dropped (#10 item 18)', async (t) =
 });
 
 t.test('iprange reads record lines on stdin like every command (#10 item 21)', async (t) => {
-  const result = await runBin('iprange', ['-x', '127.0.0.3'], '{"ip":"127.0.0.1","tag":"a"}\n127.0.0.2-3\n{"ip":"127.0.0.3"}\n{"port":1}\n');
+  const result = await runIn('iprange', ['-x', '127.0.0.3'], '{"ip":"127.0.0.1","tag":"a"}\n127.0.0.2-3\n{"ip":"127.0.0.3"}\n{"port":1}\n');
   t.equal(result.stdout, '{"ip":"127.0.0.1","tag":"a"}\n{"ip":"127.0.0.2"}\n');
   t.equal(result.stderr, 'iprange: stdin:4: record has no "ip" or "host" field: "{\\"port\\":1}"\n');
   t.equal(result.code, 2);

@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { binPath, buildLab, collect, labUnavailable, loopbackNamespace, runBin, waitForText } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, buildLab, collect, labUnavailable, loopbackNamespace, waitForText } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pmap-test-'));
 
@@ -48,7 +49,7 @@ t.test('usage errors: one line naming the flag, a hint, exit 2, no scan', async 
     [['-f', 'ping', '-ip', '127.0.0.1', '-n', '70000'], '-n must be at most 65535 for ping (16-bit ICMP sequence numbers)'],
   ];
   for (const [args, message] of cases) {
-    const result = await runBin('pmap', args);
+    const result = await runIn('pmap', args);
     t.equal(result.stderr, `pmap: ${message}\npmap: Try 'pmap --help' for more information.\n`, args.join(' '));
     t.equal(result.stdout, '', 'nothing on stdout');
     t.equal(result.code, 2);
@@ -61,7 +62,7 @@ t.test('tcp on loopback: the table, the summary and the JSON file', async (t) =>
   const closed = await closedPort();
   const ports = [...open.ports, closed].join(',');
   const file = join(dir, 'loopback.json');
-  const result = await runBin('pmap', ['-n', '10', '-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-w', file]);
+  const result = await runIn('pmap', ['-n', '10', '-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-w', file]);
   t.equal(result.code, 0);
   t.equal(result.stderr, '');
   const lines = result.stdout.trimEnd().split('\n');
@@ -88,7 +89,7 @@ t.test('--json prints the records; --all adds the closed ports', async (t) => {
   const open = await listeners(1);
   t.teardown(open.close);
   const closed = await closedPort();
-  const result = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', `${open.ports[0]},${closed}`, '--json', '--all']);
+  const result = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', `${open.ports[0]},${closed}`, '--json', '--all']);
   const records = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { port: number; state: string });
   t.same(records.map((r) => [r.port, r.state]).sort(), [[open.ports[0], 'open'], [closed, 'closed']].sort());
   t.equal(result.code, 0);
@@ -119,7 +120,7 @@ t.test('every -m mode gives the same answer on loopback', { skip: labUnavailable
 });
 
 t.test('ping on loopback lists the live hosts', async (t) => {
-  const result = await runBin('pmap', ['-n', '4', '-f', 'ping', '-ip', '127.0.0.1-127.0.0.3']);
+  const result = await runIn('pmap', ['-n', '4', '-f', 'ping', '-ip', '127.0.0.1-127.0.0.3']);
   t.equal(result.code, 0);
   const lines = result.stdout.trimEnd().split('\n');
   t.match(lines[0], /^HOST\s+STATE\s+RTT\s+TTL\s+METHOD$/);
@@ -137,7 +138,7 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
 
   // The seed's ping command line (pmap -n 4 -f ping -ip FIRST-LAST), with the lab's addresses; short
   // tries, as this is not about timeouts (17 silent addresses at -n 4 spent 20 s on the defaults).
-  const ping = await lab.run(binPath('pmap'), ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`, '-t', '300', '-r', '1']);
+  const ping = await lab.runIn('pmap', ['-n', '4', '-f', 'ping', '-ip', `${a}-198.18.0.30`, '-t', '300', '-r', '1']);
   t.equal(ping.code, 0);
   const up = ping.stdout.split('\n').filter((line) => /\sup(\s|$)/.test(line)).map((line) => line.split(/\s+/)[0]);
   // The ICMP-dropping host still answers ARP: up by the neighbour table (pingprobe's discovery).
@@ -164,13 +165,15 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
 });
 
 t.test('Ctrl-C leaves a valid JSON file with what was found, and exits 130, in every mode', { skip: noLab }, async (t) => {
-  const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: [...Array(200).keys()].map((i) => i + 100) } });
+  // Every port but 22 dropped.
+  const lab = await buildLab({ hosts: 1, listen: { 0: [22] }, filtered: { 0: ['1:21', '23:65535'] } });
   t.teardown(lab.close);
   for (const mode of ['async', 'thread', 'proc']) {
     const file = join(dir, `interrupted-${mode}.json`);
-    // Port 22 answers at once; the 200 filtered ports keep the scan busy for seconds (2 tries of at
-    // least 100 ms each, 20 in flight).
-    const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '-p', '22,100-299', '-w', file, '-m', mode, '-v']);
+    // Port 22 answers at once; the 199 filtered ports keep the scan busy for seconds (2 tries of at
+    // least 100 ms each, 20 in flight). Ranked ports are tried in rank order, 22 fifth: it is found
+    // in the first window, where a shuffled -p list found it anywhere in the scan (up to 20 s a mode).
+    const child = lab.spawn(binPath('pmap'), ['-n', '20', '-f', 'tcp', '-ip', lab.hosts[0] as string, '--top-ports', '200', '-w', file, '-m', mode, '-v']);
     child.stdout!.setEncoding('utf8');
     child.stderr!.setEncoding('utf8');
     // The table prints a host once all its ports are in (sorted, as nmap): port 22 shows after the

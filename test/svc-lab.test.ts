@@ -32,7 +32,7 @@ if (why) {
     const deadline = Date.now() + 20000;
     let open: number[] = [];
     while (Date.now() < deadline) {
-      const result = await lab.run(binPath('tcpprobe'), ['-t', '200', '-r', '0', '-p', ports.join(','), ip]);
+      const result = await lab.runIn('tcpprobe', ['-t', '200', '-r', '0', '-p', ports.join(','), ip]);
       open = rows(result.stdout).map((row) => row.port);
       if (open.length === ports.length) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -103,7 +103,7 @@ if (why) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'scan.json');
     const open = daemons.running.map((daemon) => daemon.port);
-    const scan = await lab.run(binPath('pmap'), ['-f', 'tcp', '-ip', ip, '-p', [...open, 9].join(','), '-t', '800', '-sV', '-w', file]);
+    const scan = await lab.runIn('pmap', ['-f', 'tcp', '-ip', ip, '-p', [...open, 9].join(','), '-t', '800', '-sV', '-w', file]);
     t.equal(scan.code, 0, scan.stderr);
     const lines = scan.stdout.split('\n');
     t.match(lines[0], /^HOST +PORT +STATE +SERVICE +RTT +VERSION$/);
@@ -116,7 +116,7 @@ if (why) {
     t.equal(document.scan.service_detection, true);
     const ports = document.hosts[ip]?.ports ?? [];
     t.same(ports.map((port) => `${port.port} ${port.service?.name}`), daemons.running.map((d) => `${d.port} ${d.name}`).sort((a, b) => parseInt(a) - parseInt(b)));
-    const refused = await lab.run(binPath('pmap'), ['-f', 'ping', '-ip', ip, '-sV']);
+    const refused = await lab.runIn('pmap', ['-f', 'ping', '-ip', ip, '-sV']);
     t.equal(refused.code, 2);
     t.match(refused.stderr, /-sV needs -f tcp/);
   });

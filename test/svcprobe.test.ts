@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { binPath, collect, has, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, collect, has } from './lab.js';
 
 const FAULTS = fileURLToPath(new URL('./fixtures/svc-servers.js', import.meta.url));
 // An address of 127/8 of our own, so nothing else on the machine listens there.
@@ -45,7 +46,7 @@ const record = (offset: number, extra: object = {}): string => JSON.stringify({ 
 
 t.test('every fault still yields a record, with what was learned and why', async (t) => {
   const input = [0, 1, 2, 3, 4, 5, 6].map((offset) => record(offset)).join('\n');
-  const result = await runBin('svcprobe', [...FAST, '-v'], input);
+  const result = await runIn('svcprobe', [...FAST, '-v'], input);
   t.equal(result.code, 0, result.stderr);
   const out = rows(result.stdout);
   t.same(out.map((row) => row.port), [0, 1, 2, 3, 4, 5, 6].map((offset) => BASE + offset), 'one record per port, in order');
@@ -85,7 +86,7 @@ t.test('other records pass through untouched, in place; a bad line is reported a
     JSON.stringify({ ip: HOST, port: BASE, state: 'open', service: { name: 'kept' } }),
     JSON.stringify({ note: 'no address' }),
   ].join('\n');
-  const result = await runBin('svcprobe', FAST, input);
+  const result = await runIn('svcprobe', FAST, input);
   t.equal(result.code, 2, 'a bad input line makes the exit status 2');
   t.match(result.stderr, /svcprobe: stdin:3: invalid JSON/);
   const out = rows(result.stdout);
@@ -98,7 +99,7 @@ t.test('other records pass through untouched, in place; a bad line is reported a
 });
 
 t.test('a refused port: a guess by port and the reason', async (t) => {
-  const result = await runBin('svcprobe', FAST, JSON.stringify({ ip: HOST, port: BASE + 9 }));
+  const result = await runIn('svcprobe', FAST, JSON.stringify({ ip: HOST, port: BASE + 9 }));
   t.same(rows(result.stdout)[0]?.service, { name: 'unknown', method: 'table', reason: 'connect: ECONNREFUSED' });
 });
 
@@ -111,11 +112,11 @@ t.test('usage errors exit 2 and name the flag', async (t) => {
     [['--frobnicate'], /unknown option --frobnicate/],
   ];
   for (const [args, message] of cases) {
-    const result = await runBin('svcprobe', args, '');
+    const result = await runIn('svcprobe', args, '');
     t.equal(result.code, 2, args.join(' '));
     t.match(result.stderr, message);
   }
-  const help = await runBin('svcprobe', ['--help']);
+  const help = await runIn('svcprobe', ['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: svcprobe/);
 });
@@ -133,6 +134,6 @@ t.test('Ctrl-C with ports in flight ends at once with 130', async (t) => {
 });
 
 t.test('--probes limits what is sent: without http, nothing asks the silent port', async (t) => {
-  const result = await runBin('svcprobe', [...FAST, '--probes', 'redis'], record(0));
+  const result = await runIn('svcprobe', [...FAST, '--probes', 'redis'], record(0));
   t.match(rows(result.stdout)[0]?.service, { method: 'table', reason: 'banner: no answer' });
 });

@@ -26,7 +26,7 @@ if (why) {
   const live = [...lab.hosts].sort();
 
   const firewalledScan = async (t: Test): Promise<void> => {
-    const result = await lab.run(binPath('tcpprobe'), ['--all', '-v', '-T4', '-p', '1-1024', firewalled]);
+    const result = await lab.runIn('tcpprobe', ['--all', '-v', '-T4', '-p', '1-1024', firewalled]);
     t.equal(result.code, 0, result.stderr);
     const found = records(result.stdout);
     t.same(found.filter((r) => r.state === 'open').map((r) => r.port), [22], 'port 22 open');
@@ -36,10 +36,10 @@ if (why) {
   };
 
   const homeworkLine = async (t: Test): Promise<void> => {
-    const result = await lab.run(binPath('pmap'), ['-n', '4', '-f', 'ping', '-ip', range, '--json', '-v']);
+    const result = await lab.runIn('pmap', ['-n', '4', '-f', 'ping', '-ip', range, '--json', '-v']);
     t.equal(result.code, 0, result.stderr);
     t.same(records(result.stdout).filter((r) => r.alive).map((r) => r.ip).sort(), live, 'exactly the 45 live hosts');
-    const swept = await lab.run(binPath('pingprobe'), ['-v', '--all', range]);
+    const swept = await lab.runIn('pingprobe', ['-v', '--all', range]);
     const found = records(swept.stdout);
     t.same(found.filter((r) => r.alive).map((r) => r.ip).sort(), live, 'pingprobe: the same 45');
     t.equal(found.length, 100, 'and a record for each of the 55 silent');
@@ -54,7 +54,7 @@ if (why) {
     t.teardown(() => iptables('-D', 'INPUT', '-m', 'statistic', '--mode', 'nth', '--every', '20', '--packet', '0', '-j', 'DROP'));
     await t.test('firewalled host', firewalledScan);
     await t.test('ping sweep', homeworkLine);
-    const result = await lab.run(binPath('tcpprobe'), ['-v', '-p', '1-300', ...lab.hosts.slice(1, 11)]);
+    const result = await lab.runIn('tcpprobe', ['-v', '-p', '1-300', ...lab.hosts.slice(1, 11)]);
     t.equal(result.code, 0, result.stderr);
     t.same(records(result.stdout), [], 'ten hosts with every port closed: no port called open');
     t.match(result.stderr, /10 hosts, 3000 ports tried, 0 open, 3000 closed, 0 filtered/, 'every closed port answered, lost SYNs retried');

@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import t from 'tap';
-import { binPath, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath } from './lab.js';
 
 t.test('an array of the records in order, fields untouched', async (t) => {
   const input = '{"ip":"127.0.0.1","port":22,"state":"open","rtt":0.2}\n127.0.0.2\n{"any":"thing"}\n';
-  const result = await runBin('tojson', [], input);
+  const result = await runIn('tojson', [], input);
   t.equal(result.code, 0);
   t.same(JSON.parse(result.stdout), [{ ip: '127.0.0.1', port: 22, state: 'open', rtt: 0.2 }, { ip: '127.0.0.2' }, { any: 'thing' }]);
 });
 
 t.test('no input is an empty array', async (t) => {
-  const result = await runBin('tojson', [], '');
+  const result = await runIn('tojson', [], '');
   t.equal(result.stdout, '[]\n');
   t.equal(result.code, 0);
 });
@@ -23,7 +24,7 @@ t.test('--by-host groups ports under their host, sorted', async (t) => {
     '{"ip":"::1","port":22,"state":"closed","rtt":0.1,"tag":"x"}',
     '{"ip":"127.0.0.1","port":22,"state":"open","rtt":0.2}',
   ].join('\n');
-  const result = await runBin('tojson', ['--by-host'], input);
+  const result = await runIn('tojson', ['--by-host'], input);
   t.equal(result.code, 0);
   t.same(JSON.parse(result.stdout), {
     '127.0.0.1': {
@@ -38,7 +39,7 @@ t.test('--by-host groups ports under their host, sorted', async (t) => {
 });
 
 t.test('bad lines and a truncated last line: reported, skipped, the document still valid', async (t) => {
-  const result = await runBin('tojson', [], '127.0.0.1\nnot json\n{"ip":"127.0.0.2"}\n{"ip":"127.0.');
+  const result = await runIn('tojson', [], '127.0.0.1\nnot json\n{"ip":"127.0.0.2"}\n{"ip":"127.0.');
   t.same(JSON.parse(result.stdout), [{ ip: '127.0.0.1' }, { ip: '127.0.0.2' }]);
   t.equal(
     result.stderr,
@@ -49,7 +50,7 @@ t.test('bad lines and a truncated last line: reported, skipped, the document sti
 });
 
 t.test('--by-host needs an ip on each record', async (t) => {
-  const result = await runBin('tojson', ['--by-host'], '{"port":1}\n127.0.0.1\n');
+  const result = await runIn('tojson', ['--by-host'], '{"port":1}\n127.0.0.1\n');
   t.same(JSON.parse(result.stdout), { '127.0.0.1': { ip: '127.0.0.1' } });
   t.match(result.stderr, /stdin:1: record has no "ip" field/);
   t.equal(result.code, 2);

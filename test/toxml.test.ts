@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import t from 'tap';
-import { binPath, collect, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, collect } from './lab.js';
 import { checkValid } from './xml-check.js';
 
 const lines = (...records: object[]): string => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -92,7 +93,7 @@ const cases: Array<{ name: string; input: string; args?: string[]; expect: RegEx
 
 for (const { name, input, args, expect, hosts } of cases) {
   t.test(name, async (t) => {
-    const result = await runBin('toxml', args ?? [], input);
+    const result = await runIn('toxml', args ?? [], input);
     t.equal(result.code, 0, result.stderr);
     t.equal(result.stderr, '');
     for (const pattern of expect) t.match(result.stdout, pattern);
@@ -103,18 +104,18 @@ for (const { name, input, args, expect, hosts } of cases) {
 }
 
 t.test('the stylesheet instruction: nmap.xsl where installed, --stylesheet, --no-stylesheet', async (t) => {
-  const byDefault = await runBin('toxml', [], '');
+  const byDefault = await runIn('toxml', [], '');
   if (existsSync('/usr/share/nmap/nmap.xsl')) t.match(byDefault.stdout, /<\?xml-stylesheet href="file:\/\/\/usr\/share\/nmap\/nmap.xsl" type="text\/xsl"\?>/);
-  const chosen = await runBin('toxml', ['--stylesheet', 'https://example.invalid/a.xsl?x=1&y=2'], '');
+  const chosen = await runIn('toxml', ['--stylesheet', 'https://example.invalid/a.xsl?x=1&y=2'], '');
   t.match(chosen.stdout, /<\?xml-stylesheet href="https:\/\/example.invalid\/a.xsl\?x=1&amp;y=2" type="text\/xsl"\?>/);
-  const none = await runBin('toxml', ['--no-stylesheet'], '');
+  const none = await runIn('toxml', ['--no-stylesheet'], '');
   t.notMatch(none.stdout, /xml-stylesheet/);
   t.match(none.stdout, /<hosts up="0" down="0" total="0"\/>/);
   await checkValid(t, none.stdout, 'an empty scan is a valid document');
 });
 
 t.test('-p - (every port) is written as nmap writes it', async (t) => {
-  const result = await runBin('toxml', ['-p', '-', '--no-stylesheet'], '');
+  const result = await runIn('toxml', ['-p', '-', '--no-stylesheet'], '');
   t.match(result.stdout, /<scaninfo type="connect" protocol="tcp" numservices="65535" services="1-65535"\/>/);
 });
 
@@ -124,7 +125,7 @@ t.test('usage errors exit 2 and name the flag', async (t) => {
     [['-p', '80-20'], 'bad port "80-20"'],
     [['--bogus'], 'unknown option --bogus'],
   ] as const) {
-    const result = await runBin('toxml', [...args], '');
+    const result = await runIn('toxml', [...args], '');
     t.equal(result.code, 2, args.join(' '));
     t.match(result.stderr, message);
     t.equal(result.stdout, '');
@@ -137,10 +138,10 @@ t.test('records of a host far apart: one <host> while in the window, two past it
     { ip: '127.0.0.2', port: 1, state: 'open' },
     { ip: '127.0.0.1', port: 2, state: 'open' },
   );
-  const grouped = await runBin('toxml', [], input);
+  const grouped = await runIn('toxml', [], input);
   t.equal(hostsOf(grouped.stdout).length, 2);
   t.match(hostsOf(grouped.stdout)[0] ?? '', /addr="127.0.0.1"[\s\S]*portid="1"[\s\S]*portid="2"/);
-  const split = await runBin('toxml', ['--window', '1'], input);
+  const split = await runIn('toxml', ['--window', '1'], input);
   t.same(
     hostsOf(split.stdout).map((host) => /addr="([^"]+)"/.exec(host)?.[1]),
     ['127.0.0.1', '127.0.0.2', '127.0.0.1'],
@@ -148,7 +149,7 @@ t.test('records of a host far apart: one <host> while in the window, two past it
 });
 
 t.test('a bad and a truncated last line: reported, skipped, the document valid and says so', async (t) => {
-  const result = await runBin('toxml', [], '{"ip":"127.0.0.1","port":1,"state":"open"}\nnot json\n{"ip":"127.0.0.2","port":1,"sta');
+  const result = await runIn('toxml', [], '{"ip":"127.0.0.1","port":1,"state":"open"}\nnot json\n{"ip":"127.0.0.2","port":1,"sta');
   t.equal(result.code, 2);
   t.match(result.stderr, /toxml: stdin:2: not a JSON record or IP address: "not json"\ntoxml: stdin:3: invalid JSON/);
   t.equal(hostsOf(result.stdout).length, 1);
@@ -186,7 +187,7 @@ t.test('real scans through the pipe: tcpprobe and pingprobe on IPv4 and IPv6 loo
   const ports = `${v4.port},${v6.port}`;
   const scan = await collect(spawn(binPath('tcpprobe'), ['--all', '-p', ports, '127.0.0.1', '::1']));
   t.equal(scan.code, 0, scan.stderr);
-  const xml = await runBin('toxml', ['-p', ports], scan.stdout);
+  const xml = await runIn('toxml', ['-p', ports], scan.stdout);
   t.equal(xml.code, 0, xml.stderr);
   const [first, second] = hostsOf(xml.stdout);
   t.match(first ?? '', new RegExp(`addr="127.0.0.1" addrtype="ipv4"[\\s\\S]*portid="${v4.port}"><state state="open"`));
@@ -194,7 +195,7 @@ t.test('real scans through the pipe: tcpprobe and pingprobe on IPv4 and IPv6 loo
   t.match(xml.stdout, /<times srtt="\d+" rttvar="\d+" to="\d+"\/>/);
   t.match(xml.stdout, /<hosts up="2" down="0" total="2"\/>/);
   const ping = await collect(spawn(binPath('pingprobe'), ['-t', '300', '127.0.0.1', '::1']));
-  const pingXml = await runBin('toxml', [], ping.stdout);
+  const pingXml = await runIn('toxml', [], ping.stdout);
   if (ping.stdout !== '') t.match(pingXml.stdout, /<status state="up" reason="echo-reply"/);
   await checkValid(t, xml.stdout, 'the port scan is valid');
   await checkValid(t, pingXml.stdout, 'the ping sweep is valid');

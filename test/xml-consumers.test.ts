@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { binPath, collect, has, runBin } from './lab.js';
+import { runIn } from './harness.js';
+import { binPath, collect, has } from './lab.js';
 import { checkValid } from './xml-check.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xml-consumers-'));
@@ -45,12 +46,12 @@ t.test('ndiff reports the port that opened and the one that closed between two o
   const ports = `${closing},${opened}`;
   const old = join(dir, 'old.xml');
   const now = join(dir, 'new.xml');
-  const first = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-t', '300', '-oX', old]);
+  const first = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-t', '300', '-oX', old]);
   t.equal(first.code, 0, first.stderr);
   await closeServer(shut);
   const late = await listen(opened);
   t.teardown(() => late.close());
-  const second = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-t', '300', '-oX', now]);
+  const second = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', ports, '-t', '300', '-oX', now]);
   t.equal(second.code, 0, second.stderr);
   await checkValid(t, readFileSync(old, 'utf8'), 'the first scan is valid');
   await checkValid(t, readFileSync(now, 'utf8'), 'the second scan is valid');
@@ -112,21 +113,21 @@ t.test('pmap -oX after Ctrl-C: exit 130, a valid document that says it was inter
 });
 
 t.test('pmap -oX refuses a directory or an unwritable place before scanning (exit 2)', async (t) => {
-  const refused = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX', dir]);
+  const refused = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX', dir]);
   t.equal(refused.code, 2);
   t.match(refused.stderr, `pmap: cannot write -oX ${dir}: it is a directory`);
   t.equal(refused.stdout, '', 'nothing scanned');
-  const missing = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX', join(dir, 'no/such/dir/x.xml')]);
+  const missing = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX', join(dir, 'no/such/dir/x.xml')]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /cannot write -oX .*x\.xml: ENOENT/);
-  const empty = await runBin('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX']);
+  const empty = await runIn('pmap', ['-f', 'tcp', '-ip', '127.0.0.1', '-p', '1', '-oX']);
   t.equal(empty.code, 2);
   t.match(empty.stderr, 'missing FILE after -oX');
 });
 
 t.test('pmap -oX of a ping sweep: live hosts listed, the document valid', async (t) => {
   const file = join(dir, 'ping.xml');
-  const result = await runBin('pmap', ['-f', 'ping', '-ip', '127.0.0.1-2', '-t', '300', '-oX', file]);
+  const result = await runIn('pmap', ['-f', 'ping', '-ip', '127.0.0.1-2', '-t', '300', '-oX', file]);
   t.equal(result.code, 0, result.stderr);
   const xml = readFileSync(file, 'utf8');
   t.notMatch(xml, /<scaninfo/, 'a ping sweep scans no ports');
