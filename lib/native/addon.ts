@@ -7,6 +7,8 @@ export interface NativeAddon {
   open(kind: 'tcp' | 'icmp', onBatch: (completions: Int32Array) => void): object;
   submit(handle: object, requests: Int32Array): void;
   cancel(handle: object, tokens: Int32Array): void;
+  /** Pairs of token, timeout ms: the thread times each try out that long after it left (or now). */
+  retime(handle: object, pairs: Int32Array): void;
   ref(handle: object, on: boolean): void;
   close(handle: object): void;
   strerror(errno: number): string;
@@ -63,6 +65,7 @@ export class NativeEngine {
   private nextToken = 1;
   private buffer: Int32Array;
   private used = 0;
+  private retimes: number[] = [];
   private flushQueued = false;
   private referenced = false;
   private closed = false;
@@ -94,14 +97,27 @@ export class NativeEngine {
       this.referenced = true;
       this.addon.ref(this.handle, true);
     }
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => {
-        this.flushQueued = false;
-        this.flush();
-      });
-    }
+    this.queueFlush();
     return token;
+  }
+
+  /**
+   * The core's wait for a try ran out: the thread times it out if it has been out `timeoutMs` on
+   * its clock, else when it has (an answer it already has is on its way). Sent with the next batch.
+   */
+  retime(token: number, timeoutMs: number): void {
+    if (!this.callbacks.has(token) || this.closed) return;
+    this.retimes.push(token, Math.max(1, Math.ceil(timeoutMs)));
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
   }
 
   /** Forgets a request: its socket is closed on the thread and no completion is delivered. */
@@ -127,13 +143,17 @@ export class NativeEngine {
   }
 
   private flush(): void {
-    if (this.used === 0 || this.closed) {
+    if (this.closed) {
       this.used = 0;
+      this.retimes = [];
       return;
     }
     // The addon copies the words under its lock: the buffer is ours again at once.
-    this.addon.submit(this.handle, this.buffer.subarray(0, this.used));
+    if (this.used > 0) this.addon.submit(this.handle, this.buffer.subarray(0, this.used));
     this.used = 0;
+    // After the requests: the thread takes a batch's requests before its retimes.
+    if (this.retimes.length > 0) this.addon.retime(this.handle, Int32Array.from(this.retimes));
+    this.retimes = [];
   }
 
   private onBatch(batch: Int32Array): void {
