@@ -41,7 +41,7 @@ export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
   };
 }
 
-/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net. */
+/** `--engine native|net` (lib/native/choose.ts), or undefined: the addon where it loads, else node:net. */
 function engineFromArgs(args: ParsedArgs): EngineName | undefined {
   const name = lastValue(args, 'engine');
   if (name === undefined) return undefined;
@@ -73,7 +73,7 @@ export interface TcpScanOptions extends TimingFields {
   fdLimit?: number | null;
   /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
-  /** The I/O backend, both under the timing core; undefined: node:net; 'native' the addon (said under -v). */
+  /** The I/O backend, both under the timing core; undefined: the addon where it loads, else node:net (said under -v). */
   engine?: EngineName | undefined;
   /** Told which engine runs the scan (`engine: native (...)`), for -v. */
   onEngine?: (line: string) => void;

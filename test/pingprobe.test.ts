@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import t from 'tap';
 import { binPath, collect, runBin as runAnyBin } from './lab.js';
 
-// The engine under test: the raw-socket addon here; pingprobe-native.test.ts runs this file again on ours.
-const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'raw';
+// The engine under test: ours (the default) here; pingprobe-native.test.ts runs this file again on raw-socket.
+const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'native';
 const runBin = (name: 'pingprobe', args: string[], input?: string): ReturnType<typeof runAnyBin> => runAnyBin(name, ['--engine', ENGINE, ...args], input);
 
 const records = (stdout: string): Record<string, unknown>[] =>
