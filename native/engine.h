@@ -40,6 +40,7 @@ struct engine {
   int32_t *cancels; size_t n_cancels, cap_cancels;     // under mu
   int32_t *retimes; size_t n_retimes, cap_retimes;     // under mu: token, timeout ms
   int stopping;                                        // under mu
+  int sleeping;                                        // under mu: the thread waits in epoll for JavaScript
   napi_threadsafe_function tsfn;
   int32_t *done; size_t n_done, cap_done;              // the thread's only
   int closed;

@@ -180,44 +180,59 @@ export class AddressWords {
   private lastIp = '';
   private family = 0;
   private readonly words = new Int32Array(4);
+  private readonly bytes = new Uint8Array(this.words.buffer);
 
   write(ip: string, words: Int32Array, at: number): boolean {
-    if (ip !== this.lastIp && this.writeV4(ip)) {
-      this.lastIp = ip;
-    } else if (ip !== this.lastIp) {
-      const parsed = parseAddress(ip);
-      if (!parsed) {
-        words[at + 2] = 0; // the thread skips a request of family 0
-        return false;
+    if (ip !== this.lastIp) {
+      // The words are rewritten below: until they hold `ip` whole, they hold no address.
+      this.lastIp = '';
+      if (!this.writeV4(ip)) {
+        const parsed = parseAddress(ip);
+        if (!parsed) {
+          words[at + 2] = 0; // the thread skips a request of family 0
+          return false;
+        }
+        this.writeBig(parsed.family, parsed.value);
       }
       this.lastIp = ip;
-      this.family = parsed.family;
-      const bytes = new Uint8Array(this.words.buffer);
-      const size = parsed.family === 4 ? 4 : 16;
-      bytes.fill(0);
-      let value = parsed.value;
-      for (let i = size - 1; i >= 0; i--) {
-        bytes[i] = Number(value & 0xffn);
-        value >>= 8n;
-      }
     }
     words[at + 2] = this.family;
     words.set(this.words, at + 4);
     return true;
   }
 
-  /** Dotted quads the quick way: a sweep parses a new address per probe. */
-  private writeV4(ip: string): boolean {
-    const parts = ip.split('.');
-    if (parts.length !== 4) return false;
-    const bytes = new Uint8Array(this.words.buffer);
-    bytes.fill(0);
-    for (let i = 0; i < 4; i++) {
-      const text = parts[i]!;
-      const value = Number(text);
-      if (!/^\d{1,3}$/.test(text) || value > 255) return false;
-      bytes[i] = value;
+  /** Any address parseAddress reads (IPv6, IPv4 in other spellings), big-endian from byte 0. */
+  private writeBig(family: 4 | 6, address: bigint): void {
+    this.family = family;
+    this.bytes.fill(0);
+    let value = address;
+    for (let i = (family === 4 ? 4 : 16) - 1; i >= 0; i--) {
+      this.bytes[i] = Number(value & 0xffn);
+      value >>= 8n;
     }
+  }
+
+  /** Dotted quads the quick way, a character at a time: a sweep parses a new address per probe. */
+  private writeV4(ip: string): boolean {
+    const bytes = this.bytes;
+    let part = 0;
+    let value = 0;
+    let digits = 0;
+    for (let i = 0; i < ip.length; i++) {
+      const c = ip.charCodeAt(i);
+      if (c === 46 /* . */) {
+        if (digits === 0 || part === 3) return false;
+        bytes[part++] = value;
+        value = digits = 0;
+      } else if (c >= 48 && c <= 57 && digits < 3) {
+        value = value * 10 + c - 48;
+        digits++;
+        if (value > 255) return false;
+      } else return false;
+    }
+    if (part !== 3 || digits === 0) return false;
+    bytes[3] = value;
+    bytes.fill(0, 4);
     this.family = 4;
     return true;
   }

@@ -23,8 +23,6 @@ interface NativeEcho {
   /** The addon's token of the try in flight (0: none). */
   token: number;
   refused: number;
-  /** The answered try's RTT as the thread measured it, for the record. */
-  rttMs?: number;
   done(verdict: Verdict<EchoAnswer>): void;
 }
 
@@ -63,8 +61,8 @@ export class NativeIcmpProber {
         },
         settle: (target, verdict) => {
           this.cancelTry(target.payload);
-          const { rttMs } = target.payload;
-          target.payload.done(verdict.kind === 'answer' && rttMs !== undefined ? { ...verdict, rtt: rttMs } : verdict);
+          // An answer's rtt is C's already (answer() was given it): the verdict goes as it is.
+          target.payload.done(verdict);
         },
       },
       clock,
@@ -142,8 +140,7 @@ export class NativeIcmpProber {
     if (kind === Done.Reply) {
       this.counts.replies++;
       // C's RTT, from the echo's departure to its reply, for the record and the core alike.
-      echo.rttMs = rttUs / 1000;
-      core.answer(probe, now, detail >= 0 ? { ttl: detail } : {}, echo.rttMs);
+      core.answer(probe, now, detail >= 0 ? { ttl: detail } : {}, rttUs / 1000);
     } else if (kind === Done.IcmpError) {
       this.counts.errors++;
       const type = detail >> 8;
