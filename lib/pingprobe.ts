@@ -5,7 +5,7 @@ import { Observable, type Subscription } from 'rxjs';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';
-import { loadAddon } from './native/addon.js';
+import { loadAddon, type NativeAddon } from './native/addon.js';
 import { NativeIcmpProber } from './native/icmp.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
 import { pullMerge } from './pool.js';
@@ -29,8 +29,15 @@ export interface PingOptions extends TimingFields {
   ordered?: boolean;
   /** Retry backoff factor (fping -B); 1.5 by default. */
   backoff?: number;
-  /** Raw sockets through: the addon's thread (native) or @neuralegion/raw-socket (raw, the default); both under the timing core. */
+  /**
+   * Raw sockets through the addon's thread (native) or @neuralegion/raw-socket (raw), both under the
+   * timing core; undefined: native where the addon loads, else raw.
+   */
   engine?: 'native' | 'raw' | undefined;
+  /** Told which engine sweeps, and why not the addon when it is not (for -v). */
+  onEngine?: (line: string) => void;
+  /** Loads the addon (tests inject one that fails). */
+  loadNative?: () => { addon: NativeAddon } | { error: string };
   /** 'auto' (default): raw sockets, falling back to the ping binary without the privilege for them. */
   method?: 'auto' | 'raw' | 'ping';
   /** Loads the raw socket layer; rejecting or throwing EPERM/EACCES on open means "no privilege". */
@@ -52,7 +59,7 @@ export interface PingStats {
   timing?: () => string;
 }
 
-/** `--engine native|raw` (the last one given), or undefined: raw sockets under the timing core. */
+/** `--engine native|raw` (the last one given), or undefined: the addon where it loads, else raw. */
 export function pingEngine(value: unknown): 'native' | 'raw' | undefined {
   if (value === undefined) return undefined;
   const name = String(Array.isArray(value) ? value[value.length - 1] : value);
@@ -171,18 +178,36 @@ const PROBE_FIELDS = ['rtt', 'ttl', 'reason', 'sent', 'received', 'loss', 'rttMi
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+function onlyIp(target: Target): boolean {
+  for (const key in target) if (key !== 'ip') return false;
+  return true;
+}
+
 /**
  * The output record: input fields kept, then ip, alive, rtt (ms) and ttl. With several echoes rtt is
  * their mean, beside sent, received, loss (%) and rttMin/rttAvg/rttMax.
  */
 export function hostRecord(target: Target, result: EchoResult, count: number): Rec {
   const alive = result.rtts.length > 0;
-  const record: Rec = withInput({ ...target, ip: target.ip, alive }, target);
-  // What an earlier sweep said about this host is replaced, not mixed with what this one found.
-  for (const key of PROBE_FIELDS) delete record[key];
+  let record: Rec;
+  if (onlyIp(target)) {
+    // A bare address (iprange's output, a sweep's usual input): no spread, no deletes. Measured on
+    // a 65536-host sweep through the addon, the spread and deletes with their garbage were half the time.
+    record = withInput({ ip: target.ip, alive }, target);
+  } else {
+    record = withInput({ ...target, ip: target.ip, alive }, target);
+    // What an earlier sweep said about this host is replaced, not mixed with what this one found.
+    for (const key of PROBE_FIELDS) delete record[key];
+  }
+  if (count === 1) {
+    if (alive) record.rtt = round(result.rtts[0]!);
+    if (alive && result.ttl !== undefined) record.ttl = result.ttl;
+    if (!alive && result.reason !== undefined) record.reason = result.reason;
+    return record;
+  }
   const rtts = result.rtts.map(round);
   const mean = rtts.reduce((sum, rtt) => sum + rtt, 0) / (rtts.length || 1);
-  if (alive) record.rtt = count > 1 ? round(mean) : rtts[0];
+  if (alive) record.rtt = round(mean);
   if (alive && result.ttl !== undefined) record.ttl = result.ttl;
   if (!alive && result.reason !== undefined) record.reason = result.reason;
   if (count > 1) {
@@ -194,18 +219,25 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
   return record;
 }
 
-/** Raw sockets if we may open them; else, saying so once, the ping binary; else a PrivilegeError. */
+/**
+ * Raw sockets if we may open them: on the addon's thread where it loads, else through
+ * @neuralegion/raw-socket (said under -v); else, saying so once, the ping binary; else a
+ * PrivilegeError. An injected socket layer (tests) means raw.
+ */
 async function chooseProber(options: PingOptions): Promise<Prober> {
   const method = options.method ?? 'auto';
   let why = '';
-  // The addon's engine only when asked for (--engine native); both run under the timing core.
-  const loaded = method === 'ping' || options.loadSocket || options.engine !== 'native' ? undefined : loadAddon();
-  if (options.engine === 'native' && loaded && 'error' in loaded) throw new Error(`--engine native: ${loaded.error}`);
+  let loaded: { addon: NativeAddon } | { error: string } | undefined;
+  if (method !== 'ping' && !options.loadSocket && options.engine !== 'raw') {
+    loaded = (options.loadNative ?? loadAddon)();
+    if ('error' in loaded && options.engine === 'native') throw new Error(`--engine native: ${loaded.error}`);
+  }
   const tried: 'native' | 'raw' | undefined = loaded && 'addon' in loaded ? 'native' : method === 'ping' ? undefined : 'raw';
   if (tried) {
     try {
       if (tried === 'native' && loaded && 'addon' in loaded) {
         const native = NativeIcmpProber.open(loaded.addon, coreOptions(options, options.concurrency));
+        options.onEngine?.('engine: native (the addon, raw ICMP sockets on its thread)');
         return {
           method: 'native',
           // As the raw engine: room for hosts on the core's bench and queued.
@@ -218,6 +250,7 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
       const timing = coreOptions(options, options.concurrency);
       const engine = new IcmpEngine(await (options.loadSocket ?? loadRawSocket)(), undefined, systemClock, timing);
       engine.open(4);
+      if (!options.loadSocket) options.onEngine?.(`engine: raw (@neuralegion/raw-socket)${loaded && 'error' in loaded ? `: ${loaded.error}` : ''}`);
       return {
         method: 'raw',
         // Room for as many hosts again on the bench and as many queued, within the 16-bit sequence

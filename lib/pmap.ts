@@ -15,6 +15,7 @@ import { inProcesses, inThreads } from './parallel.js';
 import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
+import { nativeIcmpUsable } from './native/icmp.js';
 import type { Rec, Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ScanFile } from './scan-file.js';
@@ -172,12 +173,14 @@ function probeRecords(
   const tcp: TcpWork = { ...options.timing, ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, fdLimit };
   if (options.syn) Object.assign(tcp, { syn: true, sayEngine: Boolean(options.verbose) });
   const ping: PingWork = { ...options.timing, concurrency: options.concurrency, count: options.count };
-  if (options.mode === 'thread' && options.kind === 'ping') {
+  // Our addon is context-aware (N-API): each worker thread loads it and pings on its own engine.
+  const pingOnMain = options.mode === 'thread' && options.kind === 'ping' && !nativeIcmpUsable();
+  if (pingOnMain) {
     // Measured: the raw-socket addon is not context-aware. A second thread loading it fails with
     // "Module did not self-register", and in a lone worker its socket never delivers a reply.
     log('-m thread: the raw ICMP socket cannot run in worker threads; the sweep runs on the main thread');
   }
-  if (options.mode === 'async' || options.kind === 'ping' && options.mode === 'thread') {
+  if (options.mode === 'async' || pingOnMain) {
     return options.kind === 'tcp' ? tcpRecords(targets, tcp, ready, log, timing) : pingRecords(targets, ping, ready, log, timing);
   }
 
@@ -191,8 +194,8 @@ function probeRecords(
   };
   const shardOptions = { shards: options.shards, ready, onLog };
   if (options.mode === 'thread') {
-    // Only tcp gets here (see above). Threads share the process's descriptor table: each gets its
-    // share of the limit.
+    if (options.kind === 'ping') return inThreads(work, { module: PROBES_MODULE, entry: 'pingRecords', options: { ...ping, concurrency: perShard } }, shardOptions);
+    // Threads share the process's descriptor table: each gets its share of the limit.
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
     return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }

@@ -43,7 +43,7 @@ export function tcpOptionsFromArgs(args: ParsedArgs): TcpFlagOptions {
   };
 }
 
-/** `--engine native|net` (lib/native/choose.ts), or undefined: node:net. */
+/** `--engine native|net` (lib/native/choose.ts), or undefined: the addon where it loads, else node:net. */
 function engineFromArgs(args: ParsedArgs): EngineName | undefined {
   const name = lastValue(args, 'engine');
   if (name === undefined) return undefined;
@@ -75,7 +75,7 @@ export interface TcpScanOptions extends TimingFields {
   fdLimit?: number | null;
   /** Injected socket layer (tests: implies the node:net engine). */
   layer?: SocketLayer;
-  /** The I/O backend, both under the timing core; undefined: node:net; 'native' the addon (said under -v). */
+  /** The I/O backend, both under the timing core; undefined: the addon where it loads, else node:net (said under -v). */
   engine?: EngineName | undefined;
   /** --syn: a SYN scan on the addon's raw sockets (lib/native/syn.ts); a connect scan where it cannot run. */
   syn?: boolean;

@@ -25,6 +25,9 @@ typedef struct backend {
   int64_t (*expire)(engine *e, void *state, int64_t now_ns);     // next deadline (ns) or -1
   void (*cancel)(engine *e, void *state, int32_t token);
   void (*destroy)(engine *e, void *state);
+  // JavaScript's wait for a try ran out: time it out if it has been out timeout_ms on this clock,
+  // else at that time (the try's verdict is the thread's, whatever the hop). May be NULL.
+  void (*retime)(engine *e, void *state, int32_t token, int32_t timeout_ms);
 } backend;
 
 struct engine {
@@ -35,7 +38,9 @@ struct engine {
   pthread_mutex_t mu;
   int32_t *requests; size_t n_requests, cap_requests;  // under mu
   int32_t *cancels; size_t n_cancels, cap_cancels;     // under mu
+  int32_t *retimes; size_t n_retimes, cap_retimes;     // under mu: token, timeout ms
   int stopping;                                        // under mu
+  int sleeping;                                        // under mu: the thread waits in epoll for JavaScript
   napi_threadsafe_function tsfn;
   int32_t *done; size_t n_done, cap_done;              // the thread's only
   int closed;

@@ -148,7 +148,8 @@ static void icmp_start(engine *e, void *state, const int32_t *req) {
     return;
   }
   // A sequence number no echo in flight holds (a late reply to a reused one must still come from
-  // the right address to count).
+  // the right address to count): the token's low bits when free, so retime finds it at once.
+  if (f->slots[(uint16_t)req[0]].token == 0) f->next_seq = (uint16_t)req[0];
   while (f->slots[f->next_seq].token != 0) f->next_seq++;
   uint16_t seq = f->next_seq++;
   slot *sl = &f->slots[seq];
@@ -336,6 +337,40 @@ static int64_t icmp_expire(engine *e, void *state, int64_t now) {
   return next;
 }
 
+// The slot of an echo in flight, found by its token: mostly at the token's low bits (icmp_start).
+static slot *find_token(icmp_state *s, int32_t token, fam_state **fam, uint16_t *seq) {
+  for (int i = 0; i < 2; i++) {
+    fam_state *f = &s->fam[i];
+    if (f->fd < 0 || f->in_flight == 0) continue;
+    uint16_t guess = (uint16_t)token;
+    if (f->slots[guess].token == token) return *fam = f, *seq = guess, &f->slots[guess];
+  }
+  for (int i = 0; i < 2; i++) {
+    fam_state *f = &s->fam[i];
+    if (f->fd < 0 || f->in_flight == 0) continue;
+    for (uint32_t q = 0; q < SEQS; q++)
+      if (f->slots[q].token == token) return *fam = f, *seq = (uint16_t)q, &f->slots[q];
+  }
+  return NULL;
+}
+
+static void icmp_retime(engine *e, void *state, int32_t token, int32_t timeout_ms) {
+  icmp_state *s = state;
+  fam_state *f;
+  uint16_t seq;
+  slot *sl = find_token(s, token, &f, &seq);
+  if (sl == NULL) return;  // answered already: its completion is on its way to JavaScript
+  int64_t timeout_ns = (int64_t)timeout_ms * 1000000;
+  if (sl->sent_ns == 0) {
+    // Still queued behind a full send buffer: it gets the shorter wait once it leaves.
+    for (size_t i = 0; i < f->n_queue; i++)
+      if (f->queue[i].seq == seq && timeout_ns < f->queue[i].timeout_ns) f->queue[i].timeout_ns = timeout_ns;
+    return;
+  }
+  // A second timer for the same echo: whichever comes first times it out, the other finds it gone.
+  heap_push(s, (timer){sl->sent_ns + timeout_ns, sl->generation, seq, (uint8_t)(f == &s->fam[1])});
+}
+
 // A cancelled echo costs nothing but its sequence number until it times out: JavaScript drops the
 // completion. Nothing to do here.
 static void icmp_cancel(engine *e, void *state, int32_t token) {}
@@ -361,4 +396,5 @@ const backend icmp_backend = {
     .expire = icmp_expire,
     .cancel = icmp_cancel,
     .destroy = icmp_destroy,
+    .retime = icmp_retime,
 };

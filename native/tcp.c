@@ -1,7 +1,8 @@
 // TCP connect-scan backend: one thread per engine drives non-blocking connects with epoll and hands
 // completions back to JavaScript in batches through a thread-safe function. It decides nothing about
-// timing: JavaScript says what to connect to and how long one try may take; the thread reports what
-// happened (connected, refused, timed out, an errno) with the round-trip time taken here, in C.
+// timing: JavaScript says what to connect to and how long one try may take (and may shorten that
+// later: retime); the thread times each try on its own clock and reports what happened (connected,
+// refused, timed out, an errno) with the round-trip time taken here, in C.
 //
 // Socket reuse (measured in ../shared/TOOLCHAIN.md "Native engines"): on loopback a second connect()
 // straight after EINPROGRESS already returns the outcome, so most ports cost two syscalls and never
@@ -192,6 +193,18 @@ static int64_t tcp_expire(engine *e, void *state, int64_t now) {
   return next;
 }
 
+static void tcp_retime(engine *e, void *state, int32_t token, int32_t timeout_ms) {
+  tcp_state *s = state;
+  for (size_t i = 0; i < s->n_pending; i++) {
+    probe *p = s->pending[i];
+    if (p->token != token) continue;
+    int64_t deadline = p->start_ns + (int64_t)timeout_ms * 1000000;
+    if (deadline < p->deadline_ns) p->deadline_ns = deadline;  // expire() runs right after
+    return;
+  }
+  // Not pending: answered already, and its completion is on its way to JavaScript.
+}
+
 static void tcp_cancel(engine *e, void *state, int32_t token) {
   tcp_state *s = state;
   for (size_t i = 0; i < s->n_pending; i++) {
@@ -232,4 +245,5 @@ const backend tcp_backend = {
     .expire = tcp_expire,
     .cancel = tcp_cancel,
     .destroy = tcp_destroy,
+    .retime = tcp_retime,
 };

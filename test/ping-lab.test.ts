@@ -17,8 +17,8 @@ const parse = (stdout: string): Map<string, Row> =>
 const DEAD6 = Array.from({ length: 5 }, (_, i) => `${SUBNET6}${(0xc8 + i).toString(16)}`);
 
 const PINGPROBE = binPath('pingprobe');
-// The engine under test: the raw-socket addon here; ping-lab-native.test.ts runs this file again on ours.
-const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'raw';
+// The engine under test: ours (the default) here; ping-lab-native.test.ts runs this file again on raw-socket.
+const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'native';
 // As user nobody, without tap's coverage hook (it would fail writing to root's .tap/ at exit).
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS'];
 

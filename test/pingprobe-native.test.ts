@@ -1,10 +1,10 @@
-// pingprobe.test.ts again, every case on the native engine (the addon built by `npm ci`).
+// pingprobe.test.ts again, every case on the raw-socket fallback (native, the addon, is the default).
 import t from 'tap';
 import { loadAddon } from '../lib/native/addon.js';
 
 const loaded = loadAddon();
 if ('error' in loaded) t.plan(0, loaded.error);
 else {
-  process.env.PMAP_TEST_PING_ENGINE = 'native';
+  process.env.PMAP_TEST_PING_ENGINE = 'raw';
   await import('./pingprobe.test.js');
 }

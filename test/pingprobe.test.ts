@@ -5,8 +5,8 @@ import t from 'tap';
 import { runIn } from './harness.js';
 import { binPath, collect } from './lab.js';
 
-// The engine under test: the raw-socket addon here; pingprobe-native.test.ts runs this file again on ours.
-const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'raw';
+// The engine under test: ours (the default) here; pingprobe-native.test.ts runs this file again on raw-socket.
+const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'native';
 // In the test process (test/harness.ts); the process itself (pipes, SIGINT, another user) is tested with the real bin below.
 const runPing = (args: string[], input?: string): ReturnType<typeof runIn> => runIn('pingprobe', ['--engine', ENGINE, ...args], input);
 

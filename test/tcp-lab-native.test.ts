@@ -1,10 +1,10 @@
-// tcp-lab.test.ts again, every case on the native engine (the addon built by `npm ci`).
+// tcp-lab.test.ts again, every case on the node:net fallback (native, the addon, is the default).
 import t from 'tap';
 import { loadAddon } from '../lib/native/addon.js';
 
 const loaded = loadAddon();
 if ('error' in loaded) t.plan(0, loaded.error);
 else {
-  process.env.PMAP_TEST_TCP_ENGINE = 'native';
+  process.env.PMAP_TEST_TCP_ENGINE = 'net';
   await import('./tcp-lab.test.js');
 }

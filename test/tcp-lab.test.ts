@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { binPath, buildLab, labUnavailable, type Lab } from './lab.js';
 
-// The engine under test: node:net here; tcp-lab-native.test.ts runs this file again on the addon.
-const ENGINE_ARGS = ['--engine', process.env.PMAP_TEST_TCP_ENGINE ?? 'net'];
+// The engine under test: the addon (the default) here; tcp-lab-native.test.ts runs this file again on node:net.
+const ENGINE_ARGS = ['--engine', process.env.PMAP_TEST_TCP_ENGINE ?? 'native'];
 
 type PortRecord = { ip: string; port?: number; state: string; rtt?: number; [field: string]: unknown };
 

@@ -8,8 +8,8 @@ import t from 'tap';
 import { runIn } from './harness.js';
 import { binPath, collect, labUnavailable, loopbackNamespace } from './lab.js';
 
-// The engine under test: node:net here; tcpprobe-native.test.ts runs this file again on the addon.
-const ENGINE = process.env.PMAP_TEST_TCP_ENGINE ?? 'net';
+// The engine under test: the addon (the default) here; tcpprobe-native.test.ts runs this file again on node:net.
+const ENGINE = process.env.PMAP_TEST_TCP_ENGINE ?? 'native';
 const ENGINE_SAID = `tcpprobe: engine: ${ENGINE} (`;
 
 const noNamespace = labUnavailable();

@@ -18,7 +18,7 @@ export const command: Command = {
     const concurrency = concurrencyFromArgs(args, 256, timing);
     if (concurrency > MAX_PINGS_IN_FLIGHT) throw new UsageError(`-n must be at most ${MAX_PINGS_IN_FLIGHT} (16-bit ICMP sequence numbers)`);
     const targets = untilAborted(await commandTargets(args, io.stdin, io.lineError), io.signal);
-    const options = { ...timing.timing, concurrency, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log, engine: pingEngine(args.engine), ...discoveryFlags(args) };
+    const options = { ...timing.timing, concurrency, count, all: Boolean(args.all), ordered: Boolean(args.ordered), log: io.log, engine: pingEngine(args.engine), ...discoveryFlags(args), ...(io.verbose ? { onEngine: io.log } : {}) };
     const { records, stats } = discoverySweep(targets, options, () => io.records.ready());
     io.summary = () => stats.summary();
     const total = args._.length > 0 ? addressCount(args._.map(String)) : undefined;

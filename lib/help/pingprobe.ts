@@ -22,8 +22,9 @@ ${TIMING_HELP}
   --all      also {"alive":false} for silent hosts, with a "reason" when an
              ICMP error said why
   --ordered  results in input order (default: as hosts answer)
-  --engine raw|native  raw sockets, both under the adaptive timing: raw
-             (default, @neuralegion/raw-socket) or native (the C addon's thread)
+  --engine native|raw  raw sockets, both under the adaptive timing: native
+             (default where the C addon loads: its thread) or raw
+             (@neuralegion/raw-socket, the fallback; -v names the one used)
   --fail     exit 1 when some target did not answer (fping's convention)
   -v         counts and elapsed time on stderr
 ${TARGET_OPTIONS}

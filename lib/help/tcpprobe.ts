@@ -23,8 +23,9 @@ ${TIMING_HELP}
               "reason"} once per host answering EHOSTUNREACH/ENETUNREACH (its
               other ports are not tried)
   --ordered   ports in ascending order, results in input order
-  --engine net|native  I/O engine, both under the adaptive timing: net
-              (default, node:net) or native (the C addon's epoll thread)
+  --engine native|net  I/O engine, both under the adaptive timing: native
+              (default where the C addon loads: its epoll thread) or net
+              (node:net, the fallback; -v names the one used)
   --syn       SYN scan (root or CAP_NET_RAW): open on SYN-ACK, closed on RST,
               filtered on silence or ICMP unreachable; without raw sockets
               says so once and runs the connect scan

@@ -7,6 +7,8 @@ export interface NativeAddon {
   open(kind: 'tcp' | 'icmp', onBatch: (completions: Int32Array) => void): object;
   submit(handle: object, requests: Int32Array): void;
   cancel(handle: object, tokens: Int32Array): void;
+  /** Pairs of token, timeout ms: the thread times each try out that long after it left (or now). */
+  retime(handle: object, pairs: Int32Array): void;
   ref(handle: object, on: boolean): void;
   close(handle: object): void;
   strerror(errno: number): string;
@@ -54,7 +56,7 @@ export function errnoName(errno: number): string {
 
 /**
  * One engine thread of the addon, shared by every probe of this JavaScript thread. Requests are
- * gathered and submitted once per microtask turn (one lock and one wake-up per batch, not per
+ * gathered and submitted once per turn of the event loop (one lock and one wake-up per batch, not per
  * probe); the thread is referenced only while probes are out, so an idle engine keeps no process alive.
  */
 export class NativeEngine {
@@ -63,6 +65,7 @@ export class NativeEngine {
   private nextToken = 1;
   private buffer: Int32Array;
   private used = 0;
+  private retimes: number[] = [];
   private flushQueued = false;
   private referenced = false;
   private closed = false;
@@ -94,14 +97,30 @@ export class NativeEngine {
       this.referenced = true;
       this.addon.ref(this.handle, true);
     }
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => {
-        this.flushQueued = false;
-        this.flush();
-      });
-    }
+    this.queueFlush();
     return token;
+  }
+
+  /**
+   * The core's wait for a try ran out: the thread times it out if it has been out `timeoutMs` on
+   * its clock, else when it has (an answer it already has is on its way). Sent with the next batch.
+   */
+  retime(token: number, timeoutMs: number): void {
+    if (!this.callbacks.has(token) || this.closed) return;
+    this.retimes.push(token, Math.max(1, Math.ceil(timeoutMs)));
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // setImmediate, not a microtask: Node hands the thread-safe function's queue to JavaScript in
+    // a loop of up to 1000 batches per wake-up, and requests flushed at once were answered within
+    // that loop (no route: every connect fails at once), so timers starved and Ctrl-C took 3.4 s.
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
   }
 
   /** Forgets a request: its socket is closed on the thread and no completion is delivered. */
@@ -127,13 +146,17 @@ export class NativeEngine {
   }
 
   private flush(): void {
-    if (this.used === 0 || this.closed) {
+    if (this.closed) {
       this.used = 0;
+      this.retimes = [];
       return;
     }
     // The addon copies the words under its lock: the buffer is ours again at once.
-    this.addon.submit(this.handle, this.buffer.subarray(0, this.used));
+    if (this.used > 0) this.addon.submit(this.handle, this.buffer.subarray(0, this.used));
     this.used = 0;
+    // After the requests: the thread takes a batch's requests before its retimes.
+    if (this.retimes.length > 0) this.addon.retime(this.handle, Int32Array.from(this.retimes));
+    this.retimes = [];
   }
 
   private onBatch(batch: Int32Array): void {
@@ -160,44 +183,59 @@ export class AddressWords {
   private lastIp = '';
   private family = 0;
   private readonly words = new Int32Array(4);
+  private readonly bytes = new Uint8Array(this.words.buffer);
 
   write(ip: string, words: Int32Array, at: number): boolean {
-    if (ip !== this.lastIp && this.writeV4(ip)) {
-      this.lastIp = ip;
-    } else if (ip !== this.lastIp) {
-      const parsed = parseAddress(ip);
-      if (!parsed) {
-        words[at + 2] = 0; // the thread skips a request of family 0
-        return false;
+    if (ip !== this.lastIp) {
+      // The words are rewritten below: until they hold `ip` whole, they hold no address.
+      this.lastIp = '';
+      if (!this.writeV4(ip)) {
+        const parsed = parseAddress(ip);
+        if (!parsed) {
+          words[at + 2] = 0; // the thread skips a request of family 0
+          return false;
+        }
+        this.writeBig(parsed.family, parsed.value);
       }
       this.lastIp = ip;
-      this.family = parsed.family;
-      const bytes = new Uint8Array(this.words.buffer);
-      const size = parsed.family === 4 ? 4 : 16;
-      bytes.fill(0);
-      let value = parsed.value;
-      for (let i = size - 1; i >= 0; i--) {
-        bytes[i] = Number(value & 0xffn);
-        value >>= 8n;
-      }
     }
     words[at + 2] = this.family;
     words.set(this.words, at + 4);
     return true;
   }
 
-  /** Dotted quads the quick way: a sweep parses a new address per probe. */
-  private writeV4(ip: string): boolean {
-    const parts = ip.split('.');
-    if (parts.length !== 4) return false;
-    const bytes = new Uint8Array(this.words.buffer);
-    bytes.fill(0);
-    for (let i = 0; i < 4; i++) {
-      const text = parts[i]!;
-      const value = Number(text);
-      if (!/^\d{1,3}$/.test(text) || value > 255) return false;
-      bytes[i] = value;
+  /** Any address parseAddress reads (IPv6, IPv4 in other spellings), big-endian from byte 0. */
+  private writeBig(family: 4 | 6, address: bigint): void {
+    this.family = family;
+    this.bytes.fill(0);
+    let value = address;
+    for (let i = (family === 4 ? 4 : 16) - 1; i >= 0; i--) {
+      this.bytes[i] = Number(value & 0xffn);
+      value >>= 8n;
     }
+  }
+
+  /** Dotted quads the quick way, a character at a time: a sweep parses a new address per probe. */
+  private writeV4(ip: string): boolean {
+    const bytes = this.bytes;
+    let part = 0;
+    let value = 0;
+    let digits = 0;
+    for (let i = 0; i < ip.length; i++) {
+      const c = ip.charCodeAt(i);
+      if (c === 46 /* . */) {
+        if (digits === 0 || part === 3) return false;
+        bytes[part++] = value;
+        value = digits = 0;
+      } else if (c >= 48 && c <= 57 && digits < 3) {
+        value = value * 10 + c - 48;
+        digits++;
+        if (value > 255) return false;
+      } else return false;
+    }
+    if (part !== 3 || digits === 0) return false;
+    bytes[3] = value;
+    bytes.fill(0, 4);
     this.family = 4;
     return true;
   }

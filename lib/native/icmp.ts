@@ -6,11 +6,12 @@ import type { Probe, Target, TimingOptions, Verdict } from '../timing/core.js';
 import { MAX_TIMER_MS, systemClock, TimingDriver, type Clock } from '../timing/driver.js';
 import { TIMING_DEFAULTS } from '../timing/flags.js';
 import { AddressWords, Done, errnoName, loadAddon, NativeEngine, type NativeAddon } from './addon.js';
+import { THREAD_SLACK_MS } from './tcp.js';
 
 /** int32 words per echo request (native/icmp.c): token, unused, family, wait ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
 
-export type EchoEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
+export type EchoEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'close'>;
 
 /** Sends of one echo the kernel may refuse for a full buffer before the probe fails (as IcmpEngine). */
 const MAX_SEND_REFUSALS = 20;
@@ -22,24 +23,23 @@ interface NativeEcho {
   /** The addon's token of the try in flight (0: none). */
   token: number;
   refused: number;
-  /** The answered try's RTT as the thread measured it, for the record. */
-  rttMs?: number;
   done(verdict: Verdict<EchoAnswer>): void;
 }
 
 /**
- * IcmpEngine's `probe` on the addon's thread, under the same timing core (lib/timing/core.ts): the
- * core says when each echo is submitted, how long it is waited for (its expiry cancels the echo on
- * the thread) and whether it is sent again. The thread sends (sendmmsg), receives (recvmmsg), matches
- * replies and ICMP errors to echoes and times each in C; its completions feed the core: a reply is
- * an answer, an ICMP error an error (the host is settled), a full send buffer an unsent try (capped).
+ * IcmpEngine's `probe` on the addon's thread, under the same timing core (lib/timing/core.ts,
+ * threadClock): the core says when each echo is submitted, how long it is waited for and whether it
+ * is sent again; the thread times each echo on its own clock from when it really left (the core's
+ * timeout goes with the request, a shorter one after it if the estimate shrank), so a reply still
+ * crossing to this thread is never taken for a timeout. The thread sends (sendmmsg), receives
+ * (recvmmsg), matches replies and ICMP errors to echoes and times each in C; its completions feed
+ * the core: a reply is an answer (C's RTT), an ICMP error an error (the host is settled), a full
+ * send buffer an unsent try (capped).
  */
 export class NativeIcmpProber {
   readonly counts = { sent: 0, replies: 0, errors: 0 };
   readonly timing: TimingDriver<NativeEcho, EchoAnswer>;
   private readonly address = new AddressWords();
-  /** The thread's own wait per echo: only a backstop, since the core expires (cancels) every try first. */
-  private readonly backstopMs: number;
 
   constructor(
     private readonly engine: EchoEngine,
@@ -48,17 +48,21 @@ export class NativeIcmpProber {
     timing: Partial<TimingOptions> = {},
     private readonly clock: Clock = systemClock,
   ) {
-    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing };
-    this.backstopMs = Math.min(MAX_TIMER_MS, 2 * Math.max(options.initialTimeoutMs, options.maxRttMs) + 1000);
+    const options: TimingOptions = { ...TIMING_DEFAULTS, maxInFlight: 256, ...timing, threadClock: { slackMs: THREAD_SLACK_MS } };
     this.timing = new TimingDriver<NativeEcho, EchoAnswer>(
       options,
       {
         send: (probe) => this.send(probe),
+        // The backstop, or a retransmission made moot by a late answer.
         expire: (probe) => this.cancelTry(probe.target.payload),
+        timeUp: (probe, timeoutMs) => {
+          const { token } = probe.target.payload;
+          if (token && timeoutMs < probe.timeoutMs) this.engine.retime(token, timeoutMs);
+        },
         settle: (target, verdict) => {
           this.cancelTry(target.payload);
-          const { rttMs } = target.payload;
-          target.payload.done(verdict.kind === 'answer' && rttMs !== undefined ? { ...verdict, rtt: rttMs } : verdict);
+          // An answer's rtt is C's already (answer() was given it): the verdict goes as it is.
+          target.payload.done(verdict);
         },
       },
       clock,
@@ -116,7 +120,7 @@ export class NativeIcmpProber {
     this.counts.sent++;
     let valid = true;
     const token = this.engine.submit((words, at) => {
-      words[at + 3] = this.backstopMs;
+      words[at + 3] = Math.min(MAX_TIMER_MS, Math.ceil(probe.timeoutMs));
       valid = this.address.write(echo.ip, words, at);
     }, (kind, detail, rttUs) => this.completed(probe, token, kind, detail, rttUs));
     echo.token = token;
@@ -135,9 +139,8 @@ export class NativeIcmpProber {
     const now = this.clock.now();
     if (kind === Done.Reply) {
       this.counts.replies++;
-      // The record gets C's RTT; the core the time it saw (it expires tries on that clock).
-      echo.rttMs = rttUs / 1000;
-      core.answer(probe, now, detail >= 0 ? { ttl: detail } : {});
+      // C's RTT, from the echo's departure to its reply, for the record and the core alike.
+      core.answer(probe, now, detail >= 0 ? { ttl: detail } : {}, rttUs / 1000);
     } else if (kind === Done.IcmpError) {
       this.counts.errors++;
       const type = detail >> 8;

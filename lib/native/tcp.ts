@@ -19,7 +19,13 @@ import { coreOptions } from '../timing/flags.js';
 import { AddressWords, Done, errnoName, NativeEngine, type NativeAddon } from './addon.js';
 
 /** The engine as this prober uses it: NativeEngine, or a test's scripted fake. */
-export type ConnectEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
+export type ConnectEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'close'>;
+
+/**
+ * How long after its own wait ran out the core expires a try the thread has not judged yet: only a
+ * backstop for a thread gone silent, so far above any hop measured (10-85 ms on a loaded machine).
+ */
+export const THREAD_SLACK_MS = 2000;
 
 /** int32 words per connect request (native/tcp.c): token, port, family, timeout ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
@@ -37,9 +43,11 @@ interface NativePort {
 
 /**
  * ConnectProber's contract on the addon's epoll thread, under the same timing core
- * (lib/timing/core.ts): the core decides when each connect is submitted, how long it may wait (it
- * expires the try, and the expiry cancels it on the thread) and whether it is tried again. The thread
- * does the sockets and measures each RTT in C; the completions feed the core as node:net's events do
+ * (lib/timing/core.ts, threadClock): the core decides when each connect is submitted, how long it
+ * may wait and whether it is tried again; the thread times each try on its own clock (the core's
+ * timeout goes with the request, and a shorter one after it if the estimate shrank: retime), so a
+ * completion still crossing to this thread is never taken for a timeout. The thread does the
+ * sockets and measures each RTT in C, which feeds the core; the completions feed it as node:net's events do
  * (open/closed: answer; unreachable, a fourth self-connect: error; ETIMEDOUT, EACCES: lost; EMFILE
  * and friends: unsent, up to MAX_LOCAL_ERRORS per port, then the port is an 'error').
  */
@@ -50,8 +58,6 @@ export class NativeConnectProber {
   private throttled = false;
   private readonly gone = new GoneHosts();
   private readonly address = new AddressWords();
-  /** The thread's own per-try limit: only a backstop, since the core expires (cancels) every try first. */
-  private readonly backstopMs: number;
 
   constructor(
     private readonly engine: ConnectEngine,
@@ -59,12 +65,17 @@ export class NativeConnectProber {
   ) {
     const timing = coreOptions(options, Math.max(1, options.maxSockets));
     timing.localBackoffMs = options.backoffMs ?? 10;
-    this.backstopMs = Math.min(MAX_TIMER_MS, 2 * Math.max(timing.initialTimeoutMs, timing.maxRttMs) + 1000);
+    timing.threadClock = { slackMs: THREAD_SLACK_MS };
     this.timing = new TimingDriver<NativePort, PortAnswer>(
       timing,
       {
         send: (probe) => this.connect(probe),
+        // The backstop, or a retransmission made moot by a late answer: close it on the thread.
         expire: (probe) => this.cancelTry(probe.target.payload),
+        timeUp: (probe, timeoutMs) => {
+          const { token } = probe.target.payload;
+          if (token && timeoutMs < probe.timeoutMs) this.engine.retime(token, timeoutMs);
+        },
         settle: (target, verdict) => {
           const outcome = outcomeOf(verdict);
           const { rttMs } = target.payload;
@@ -129,7 +140,7 @@ export class NativeConnectProber {
     let valid = true;
     const token = this.engine.submit((words, at) => {
       words[at + 1] = target.port;
-      words[at + 3] = this.backstopMs;
+      words[at + 3] = Math.min(MAX_TIMER_MS, Math.ceil(probe.timeoutMs));
       valid = this.address.write(host, words, at);
     }, (kind, errno, rttUs) => this.completed(probe, token, kind, errno, rttUs));
     target.token = token;
@@ -147,21 +158,18 @@ export class NativeConnectProber {
     target.token = 0;
     const core = this.timing.core;
     const now = this.timing.now();
-    // The RTT measured in C (connect() to its answer) goes into the record. The core gets the time
-    // it saw, hop to the thread and back included: it expires tries on that clock, and measured:
-    // C said 14 us where the completion reached JS 10-85 ms after the send, so a C-fed estimate
-    // (timeout at the 100 ms floor) expired tries the thread had long answered.
-    const measured = (): void => {
-      target.rttMs = rttUs / 1000;
-    };
+    // The RTT measured in C (connect() to its answer) goes into the record and the core's estimate:
+    // the thread judges timeouts on that clock too, so the hop back to this thread (measured 10-85 ms
+    // on a loaded machine where C said 14 us) counts nowhere.
+    const rttMs = rttUs / 1000;
     switch (kind) {
       case Done.Open:
-        measured();
-        core.answer(probe, now, { state: 'open' });
+        target.rttMs = rttMs;
+        core.answer(probe, now, { state: 'open' }, rttMs);
         break;
       case Done.Closed:
-        measured();
-        core.answer(probe, now, { state: 'closed' });
+        target.rttMs = rttMs;
+        core.answer(probe, now, { state: 'closed' }, rttMs);
         break;
       case Done.Self:
         // The kernel picked the destination port as our source port and the SYN met itself: a
@@ -174,12 +182,12 @@ export class NativeConnectProber {
         core.lost(probe, now);
         break;
       default:
-        this.failed(probe, errnoName(errno), now);
+        this.failed(probe, errnoName(errno), now, rttUs);
     }
     this.timing.kick();
   }
 
-  private failed(probe: Probe<NativePort>, code: string, now: number): void {
+  private failed(probe: Probe<NativePort>, code: string, now: number, rttUs: number): void {
     const core = this.timing.core;
     const target = probe.target.payload;
     if (LOCAL_ERRORS.has(code)) {
@@ -197,7 +205,7 @@ export class NativeConnectProber {
       return;
     }
     // Completions come in batches from the thread, never inside submit(): no tick-queue loop to break.
-    if (CLOSED_ERRORS.has(code)) core.answer(probe, now, { state: 'closed' });
+    if (CLOSED_ERRORS.has(code)) core.answer(probe, now, { state: 'closed' }, rttUs / 1000);
     else if (UNREACHABLE_ERRORS.has(code)) core.error(probe, now, { state: 'unreachable', reason: code });
     // ETIMEDOUT (the kernel gave up first), EACCES/EPERM (a local firewall): a try with no answer.
     else core.lost(probe, now);

@@ -7,10 +7,13 @@
 //   core → backend   send(probe)            put one try on the wire now (probe.tryno: 0 first, 1.. retries)
 //                    expire(probe)          the core stopped waiting for this try (close its socket);
 //                                           a late answer may still be reported until settle()
+//                    timeUp(probe, ms)      (threadClock only) the core's wait ran out on its clock: the
+//                                           backend judges the try on its own clock, `ms` after it left
 //                    settle(target, verdict) the target is done: answered, refused by an error, or silent
 //   backend → core   add(host, payload)     a target to probe
 //                    departed(probe, now)   the try left only now (a send queue held it)
-//                    answer(probe, now, d)  the target answered this try (feeds RTT, loss and window)
+//                    answer(probe, now, d, rtt?)  the target answered this try (feeds RTT, loss and
+//                                           window); rtt: as the backend measured it, else now - sentAt
 //                    error(probe, now, d)   an ICMP error or the like settled it: never feeds RTT or loss
 //                    lost(probe, now)       this try got no answer and never will (ETIMEDOUT, EACCES)
 //                    unsent(probe, now)     the try never left (EMFILE, ENOBUFS): not counted, window lowered
@@ -50,6 +53,16 @@ export interface TimingOptions {
    * burst leaves ~100 ms after the first, and timing it from send() expired it in the queue.
    */
   awaitDeparture?: boolean;
+  /**
+   * The backend runs on a clock of its own across a hop (the addon's thread: its completions reach
+   * this thread a batch later, measured 10-85 ms on a loaded machine). It gets each try's timeout
+   * with the send (probe.timeoutMs), times the try itself from when it really left, and reports the
+   * verdict: answer() with its own RTT, or lost(). When the core's wait runs out first (its estimate
+   * shrank meanwhile) it calls timeUp(probe, ms) and keeps the try in flight until the backend
+   * says; only slackMs later does it expire the try itself, a backstop for a backend gone silent.
+   * So no try the backend answered in time is taken for lost because the answer was still on its way.
+   */
+  threadClock?: { slackMs: number };
 }
 
 export interface Target<P> {
@@ -73,6 +86,10 @@ export interface Probe<P> {
   /** False while the backend's send queue still holds it (awaitDeparture only). */
   departed: boolean;
   readonly id: number;
+  /** The wait the core gave this try when it was sent (the backend's own limit under threadClock). */
+  readonly timeoutMs: number;
+  /** threadClock: when timeUp() was called; the try waits for the backend's verdict from then. */
+  timeUpAt?: number;
 }
 
 export type Verdict<D> =
@@ -84,6 +101,8 @@ export interface Backend<P, D> {
   send(probe: Probe<P>): void;
   expire(probe: Probe<P>): void;
   settle(target: Target<P>, verdict: Verdict<D>): void;
+  /** threadClock: judge this try as timed out `timeoutMs` after it left, on the backend's clock. */
+  timeUp?(probe: Probe<P>, timeoutMs: number): void;
 }
 
 /** RTT samples this long or longer are taken for a mismatch, not a measure (nmap drops them too). */
@@ -151,6 +170,8 @@ export class TimingCore<P, D> {
   private freshHead = 0;
   private readonly bench = new Set<Target<P>>();
   private readonly flying = new Map<number, Probe<P>>();
+  /** threadClock: tries whose time is up here, waiting for the backend's verdict, oldest first. */
+  private readonly judging = new Map<number, Probe<P>>();
   /**
    * Hosts with an RTT estimate of their own and tries in flight. Tries to hosts without one all wait
    * the scan's timeout, so `flying` (in send order) gives the oldest of those first, and a wake
@@ -233,10 +254,10 @@ export class TimingCore<P, D> {
     probe.departed = true;
   }
 
-  answer(probe: Probe<P>, now: number, data: D): void {
+  answer(probe: Probe<P>, now: number, data: D, measuredRtt?: number): void {
     const { target } = probe;
     if (target.state === 'done') return;
-    const rtt = now - probe.sentAt;
+    const rtt = measuredRtt ?? now - probe.sentAt;
     this.stats.answers++;
     this.land(probe);
     const host = this.hostOf(target.host);
@@ -302,14 +323,19 @@ export class TimingCore<P, D> {
     const group = this.timeoutFor('');
     // Tries leave in send order: the first one still queued means all after it are too.
     for (const probe of this.flying.values()) {
-      if (this.hasOwnEstimate(probe)) continue;
+      if (this.hasOwnEstimate(probe) || probe.timeUpAt !== undefined) continue;
       if (probe.departed) next = probe.sentAt + group;
       break;
     }
     for (const host of this.sampledFlying) {
-      const oldest = host.flying.values().next().value;
-      if (oldest?.departed) next = Math.min(next, oldest.sentAt + this.timeoutFor(host.name));
+      for (const oldest of host.flying.values()) {
+        if (oldest.timeUpAt !== undefined) continue;
+        if (oldest.departed) next = Math.min(next, oldest.sentAt + this.timeoutFor(host.name));
+        break;
+      }
     }
+    const judged = this.judging.values().next().value;
+    if (judged) next = Math.min(next, judged.timeUpAt! + this.options.threadClock!.slackMs);
     if (this.bench.size > 0) {
       const oldest = this.bench.values().next().value!;
       next = Math.min(next, oldest.benchedAt + this.benchHold());
@@ -386,7 +412,14 @@ export class TimingCore<P, D> {
       const target = this.retransmit.length > 0 ? this.retransmit.shift()! : this.fresh[this.freshHead++]!;
       if (this.freshHead > 1024 && this.freshHead * 2 > this.fresh.length) this.fresh.splice(0, this.freshHead), (this.freshHead = 0);
       if (target.state === 'done') continue;
-      const probe: Probe<P> = { target, tryno: target.tries++, sentAt: now, id: this.nextId++, departed: !this.options.awaitDeparture };
+      const probe: Probe<P> = {
+        target,
+        tryno: target.tries++,
+        sentAt: now,
+        id: this.nextId++,
+        departed: !this.options.awaitDeparture,
+        timeoutMs: this.timeoutFor(target.host),
+      };
       target.state = 'flying';
       target.current = probe;
       this.flying.set(probe.id, probe);
@@ -406,19 +439,34 @@ export class TimingCore<P, D> {
   }
 
   private expire(now: number): void {
+    // The backstop first: a backend that never gave its verdict on a try it was asked to judge.
+    const slack = this.options.threadClock?.slackMs ?? 0;
+    for (const probe of this.judging.values()) {
+      if (probe.timeUpAt! + slack > now) break;
+      this.timedOut(probe, now);
+    }
     const group = this.timeoutFor('');
     for (const probe of this.flying.values()) {
-      if (this.hasOwnEstimate(probe)) continue;
+      if (this.hasOwnEstimate(probe) || probe.timeUpAt !== undefined) continue;
       if (!probe.departed || probe.sentAt + group > now) break;
-      this.timedOut(probe, now);
+      this.timeUp(probe, group, now);
     }
     for (const host of [...this.sampledFlying]) {
       const timeout = this.timeoutFor(host.name);
       for (const probe of host.flying.values()) {
+        if (probe.timeUpAt !== undefined) continue;
         if (!probe.departed || probe.sentAt + timeout > now) break;
-        this.timedOut(probe, now);
+        this.timeUp(probe, timeout, now);
       }
     }
+  }
+
+  /** The core's wait for a try ran out: it is lost, or under threadClock the backend is asked. */
+  private timeUp(probe: Probe<P>, timeoutMs: number, now: number): void {
+    if (!this.options.threadClock) return this.timedOut(probe, now);
+    probe.timeUpAt = now;
+    this.judging.set(probe.id, probe);
+    this.backend.timeUp?.(probe, timeoutMs);
   }
 
   private timedOut(probe: Probe<P>, now: number): void {
@@ -439,6 +487,7 @@ export class TimingCore<P, D> {
   /** Remove a try from the in-flight books. */
   private land(probe: Probe<P>): void {
     if (!this.flying.delete(probe.id)) return;
+    if (probe.timeUpAt !== undefined) this.judging.delete(probe.id);
     const host = this.hosts.get(probe.target.host);
     host?.flying.delete(probe.id);
     if (host?.flying.size === 0) this.sampledFlying.delete(host);
