@@ -373,6 +373,7 @@ NAPI_MODULE_INIT() {
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchReader", NULL, js_watch_reader, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   return exports;

@@ -55,4 +55,6 @@ extern const backend tcp_backend;
 extern const backend icmp_backend;
 extern const backend syn_backend;  // native/syn.c
 
+napi_value js_watch_reader(napi_env env, napi_callback_info info);  // native/pipe-watch.c
+
 #endif
