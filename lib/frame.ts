@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import minimist from 'minimist';
+import { loadAddon } from './native/addon.js';
 import { RecordWriter } from './output.js';
 import { PortSpecError } from './ports.js';
 import { LineError } from './records.js';
@@ -164,6 +165,28 @@ function refuseClosedStdio(name: string, process: Host): boolean {
 }
 
 /**
+ * A writer hears that its pipe's reader is gone only at its next write (EPIPE), and tcpprobe
+ * writes only open ports, pmap a host's rows once the host is done: `pmap … | head -1` went on
+ * scanning until then (issue 10 item 21). The addon's watchReader polls a dup of fd 1 for the
+ * kernel's POLLERR (a pipe with no readers) or POLLHUP (a socket whose peer closed) and we take
+ * that as the EPIPE it foretells. Without the addon the next write still finds out.
+ */
+function watchStdoutReader(stdout: Writable): void {
+  let kind;
+  try {
+    kind = fstatSync(1);
+  } catch {
+    return;
+  }
+  if (!kind.isFIFO() && !kind.isSocket()) return;
+  const loaded = loadAddon();
+  if (!('addon' in loaded) || typeof loaded.addon.watchReader !== 'function') return;
+  loaded.addon.watchReader(1, () => {
+    if (!stdout.destroyed) stdout.destroy(Object.assign(new Error('write EPIPE (the reader is gone)'), { code: 'EPIPE' }));
+  });
+}
+
+/**
  * The one place that touches `process`: flags, help, exit codes, stdout EPIPE, signals, -v timing.
  * Exit status: 0 done, 1 runtime failure, 2 usage or input error, 130/143 interrupted.
  * `process` is a parameter, the real one by default, so a test can run a command in its own
@@ -199,6 +222,7 @@ export function runMain(command: Command, given: string[] = globalThis.process.a
   // A closed or failing stderr (`2> >(head -c1)`) must not crash the command or cost it its
   // results: messages are best effort, stdout is what counts (issue 10 item 11).
   process.stderr.on('error', () => undefined);
+  if (process === globalThis.process) watchStdoutReader(process.stdout);
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) process.exit(interrupted);
     interrupted = signal === 'SIGINT' ? 130 : 143;

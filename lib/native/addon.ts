@@ -12,6 +12,8 @@ export interface NativeAddon {
   ref(handle: object, on: boolean): void;
   close(handle: object): void;
   strerror(errno: number): string;
+  /** Calls back once when nobody will read fd again (a pipe's readers gone, a socket's peer); false: no watch. */
+  watchReader(fd: number, onGone: () => void): boolean;
 }
 
 /** Completion kinds (native/engine.h): four int32 per completion, token, kind, detail (errno), rtt in µs. */
