@@ -148,7 +148,7 @@ t.test('item 7: a sticky directory: a writable file is written in place, an unwr
   chmodSync(dir, 0o755);
   chmodSync(sticky, 0o1777);
   const nobody = (file: string): Promise<Awaited<ReturnType<typeof collect>>> =>
-    collect(spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS', binPath('pmap'), ...scan(file)]));
+    collect(spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', binPath('pmap'), ...scan(file)]));
   const shared = join(sticky, 'shared.json');
   writeFileSync(shared, 'old\n', { mode: 0o666 });
   chmodSync(shared, 0o666);

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CommandName } from './harness.js';
+// Every test that spawns a bin imports this file: its children record coverage without tap's hook.
+import './fixtures/child-coverage.js';
 
 export const SUBNET4 = '198.18.0';
 export const SUBNET6 = 'fd00:198:18::';
