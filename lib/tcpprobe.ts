@@ -377,7 +377,11 @@ export function tcpScan(
             const step = iterator.next();
             if (step instanceof Promise) {
               step.then((result) => {
-                if (!stopped) take(result);
+                try {
+                  if (!stopped) take(result);
+                } catch (err) {
+                  return fail(err);
+                }
                 resume(readyPassed);
               }, fail);
               return;

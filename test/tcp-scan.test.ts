@@ -183,3 +183,17 @@ t.test('records from an async source, one port each, are one host per address', 
   t.match(stats, { hosts: 2, portsTried: 4 });
   t.notOk(layer.connects.some((c) => c.startsWith('198.18.0.2')), 'alive: false is skipped');
 });
+
+t.test('a record with a bad port ends the scan with the reason, from a sync or an async source', async (t) => {
+  for (const asynchronous of [false, true]) {
+    const layer = new Layer();
+    const list: Target[] = [{ ip: '198.18.0.1', port: 7 }, { ip: '198.18.0.1', port: 70000 }];
+    const source = asynchronous
+      ? (async function* () {
+          yield* list;
+        })()
+      : list;
+    const { records } = tcpScan(source, options(layer));
+    await t.rejects(lastValueFrom(records.pipe(toArray())), /"port" must be a whole number 1-65535, not 70000/);
+  }
+});
