@@ -119,6 +119,8 @@ interface HostWork {
   ports: readonly number[];
   /** Ports started so far: the next one is `ports[started]`. */
   started: number;
+  /** The record's fields but its rtt, made when the first port record is. */
+  fields?: Rec;
 }
 
 /** The soft limit on open files (`ulimit -n`, as getrlimit(2) is not in node), null if unlimited or unknown. */
@@ -251,9 +253,13 @@ export function tcpScan(
     stats[outcome.state]++;
     // A closed or filtered port that is not printed ends here: no record object is made for it.
     if (outcome.state !== 'open' && !options.all) return null;
-    // An rtt passed through from pingprobe is not this port's: a filtered port has none.
-    const { rtt: _inputRtt, ...fields } = host.record;
-    const record: Rec = withInput({ ...fields, ip, port, state: outcome.state }, host.record);
+    // An rtt passed through from pingprobe is not this port's: a filtered port has none. Taken out
+    // once per host, as with --all every port of it is printed.
+    if (host.fields === undefined) {
+      const { rtt: _inputRtt, ...fields } = host.record;
+      host.fields = fields;
+    }
+    const record: Rec = withInput({ ...host.fields, ip, port, state: outcome.state }, host.record);
     if (outcome.rtt !== undefined) record.rtt = outcome.rtt;
     if (outcome.reason !== undefined) record.reason = outcome.reason;
     return record;
