@@ -73,32 +73,57 @@ export function pullMerge<In, Out>(
           } else {
             active--;
           }
-          if (!stopped) void pump();
+          if (!stopped) pump();
         },
       });
       if (!finished && !inner.closed) inners.add(inner);
     };
 
-    const pump = async (): Promise<void> => {
+    // Not an async function: one runs per completed item, and its promise was garbage per item. The
+    // loop is synchronous until `ready()` or the input returns a promise; then it resumes from there
+    // (`pumping` stays set meanwhile, so completions only free their slot).
+    let readyPassed = false;
+    const pump = (): void => {
       if (pumping) return;
       pumping = true;
       try {
         while (!stopped && !exhausted && active < concurrency) {
-          const wait = options.ready?.();
-          if (wait) await wait;
-          if (stopped) break;
+          if (!readyPassed) {
+            const wait = options.ready?.();
+            if (wait) {
+              wait.then(() => resume(true), fail);
+              return;
+            }
+          }
+          readyPassed = false;
           const result = iterator.next();
-          const step = result instanceof Promise ? await result : result;
-          if (stopped) break;
-          if (step.done) exhausted = true;
-          else start(step.value, index++);
+          if (result instanceof Promise) {
+            result.then((step: IteratorResult<In>) => {
+              try {
+                if (!stopped) take(step);
+              } catch (err) {
+                return fail(err);
+              }
+              resume(false);
+            }, fail);
+            return;
+          }
+          take(result);
         }
       } catch (err) {
         fail(err);
-      } finally {
-        pumping = false;
       }
+      pumping = false;
       finishIfDone();
+    };
+    const take = (step: IteratorResult<In>): void => {
+      if (step.done) exhausted = true;
+      else start(step.value, index++);
+    };
+    const resume = (passed: boolean): void => {
+      readyPassed = passed;
+      pumping = false;
+      pump();
     };
 
     const fail = (err: unknown): void => {
@@ -107,7 +132,7 @@ export function pullMerge<In, Out>(
       subscriber.error(err);
     };
 
-    void pump();
+    pump();
     return () => {
       stopped = true;
       for (const inner of inners) inner.unsubscribe();
