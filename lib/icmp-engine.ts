@@ -1,7 +1,7 @@
 // The ICMP echo engine: one socket per address family shared by every probe in flight, replies
 // matched to probes by identifier, sequence and source address. The socket layer is injected, so
 // unit tests drive replies, errors and timeouts with a fake and a fake clock.
-import { Observable } from 'rxjs';
+import { Observable } from './rx.js';
 import { echoRequest, parseIcmp } from './icmp.js';
 import { canonicalAddress, type Family } from './targets.js';
 import type { Probe, Target, TimingOptions, Verdict } from './timing/core.js';

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { Observable } from 'rxjs';
+import type { Observable } from './rx.js';
 import { keepEarlier, type Rec } from './records.js';
 
 /** Resolves when the stream has room: at once, or when it drains or closes (a closed one never drains). */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import { Observable } from 'rxjs';
+import { Observable } from './rx.js';
 import { drained, LineBatcher } from './output.js';
 import type { Rec } from './records.js';
 

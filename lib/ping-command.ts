@@ -2,7 +2,7 @@
 // carries cap_net_raw (or uses ICMP datagram sockets where net.ipv4.ping_group_range allows), so it
 // works for an ordinary user when our own raw socket does not.
 import { execFile } from 'node:child_process';
-import { Observable } from 'rxjs';
+import { Observable } from './rx.js';
 import type { EchoOptions, EchoResult } from './icmp-engine.js';
 import type { Family } from './targets.js';
 

@@ -1,7 +1,7 @@
 // The ping sweep: target records in, a record per answering host out (and per silent one with --all).
 // Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
 import { readFileSync } from 'node:fs';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from './rx.js';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type minimist from 'minimist';
-import { filter, identity, tap, type Observable } from 'rxjs';
+import { filter, identity, tap, type Observable } from './rx.js';
 import { discoverThenScan } from './discovery/stage.js';
 import { HostGroups } from './document.js';
 import { allValues, lastValue, positiveInt, UsageError, type Io } from './frame.js';

@@ -1,4 +1,4 @@
-import { from, Observable, type ObservableInput, type Subscription } from 'rxjs';
+import { from, Observable, type ObservableInput, type Subscription } from './rx.js';
 
 export interface PoolOptions {
   /** Emit each item's results in input order (a slot stays taken until its results are out). */

@@ -1,7 +1,7 @@
 // The body of a `-m thread` worker: runs the probe function named in workerData on the work
 // records the main thread sends, and sends the result records back in batches.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Observable } from 'rxjs';
+import type { Observable } from './rx.js';
 import type { FromWorker, ToWorker, WorkerJob } from './parallel.js';
 import type { Rec } from './records.js';
 

@@ -1,7 +1,7 @@
 // The probe stages as pmap runs them: every record out (closed, filtered, down too, as the
 // filters' --all), so pmap can count and show them alike in every mode. These are also the
 // entry points a `-m thread` worker calls, so their options are plain, cloneable data.
-import type { Observable } from 'rxjs';
+import type { Observable } from './rx.js';
 import { discoverySweep } from './discovery/sweep.js';
 import type { Rec, Target } from './records.js';
 import { tcpScan } from './tcpprobe.js';

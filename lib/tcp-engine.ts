@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { Observable } from 'rxjs';
+import { Observable } from './rx.js';
 import type { Probe, Verdict } from './timing/core.js';
 import { systemClock, TimingDriver, type Clock } from './timing/driver.js';
 import { coreOptions, type TimingFields } from './timing/flags.js';

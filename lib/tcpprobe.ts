@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
-import { Observable } from 'rxjs';
+import { Observable } from './rx.js';
 import { lastValue, UsageError } from './frame.js';
 import { DEFAULT_PORTS, shuffled } from './ports.js';
 import { portsFromArgs } from './targets/top-ports.js';

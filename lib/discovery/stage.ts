@@ -1,7 +1,7 @@
 // pmap's host discovery before a port scan, as nmap does it: over more than one address, find
 // which hosts are up (ICMP echo, TCP connect to 80 and 443, the neighbour table) and port-scan
 // only those. `-Pn` skips it and scans every address.
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from '../rx.js';
 import type { Rec, Target } from '../records.js';
 import { DEFAULT_TCP_PING_PORTS, discoverySweep, type DiscoveryOptions } from './sweep.js';
 

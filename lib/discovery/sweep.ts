@@ -7,7 +7,7 @@
 //   is read for all hosts in flight at once, a few times a second, so a host that only answers
 //   ARP is found in about one read, not after every echo retry timed out.
 import type { ParsedArgs } from 'minimist';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from '../rx.js';
 import { pingSweep, type PingOptions } from '../pingprobe.js';
 import { withInput, type Rec, type Target } from '../records.js';
 import { lastValue, UsageError } from '../frame.js';

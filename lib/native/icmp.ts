@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { Observable } from '../rx.js';
 import { errorReason } from '../icmp.js';
 import { tallyEcho, type EchoAnswer, type EchoOptions, type EchoResult } from '../icmp-engine.js';
 import type { Family } from '../targets.js';

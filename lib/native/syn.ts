@@ -1,7 +1,7 @@
 // The SYN scan (`tcpprobe --syn`, `pmap -sS`): the addon's raw-socket backend (native/syn.c) under
 // the timing core, as NativeConnectProber runs the connect backend. Without the addon or without
 // CAP_NET_RAW it says why once and the scan runs as a connect scan (the same answers, slower).
-import { Observable } from 'rxjs';
+import { Observable } from '../rx.js';
 import { errorReason } from '../icmp.js';
 import {
   GoneHosts,

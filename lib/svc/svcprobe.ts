@@ -2,7 +2,7 @@
 // Records that are not open ports (no ip+port, another state, or a service already found by an
 // earlier stage) pass through untouched, in their place among the others.
 import type { ParsedArgs } from 'minimist';
-import { filter, merge, mergeMap, Observable, of, share, type OperatorFunction } from 'rxjs';
+import { filter, merge, mergeMap, Observable, of, share, type OperatorFunction } from '../rx.js';
 import { allValues, positiveInt, UsageError } from '../frame.js';
 import { pullMerge } from '../pool.js';
 import type { Rec } from '../records.js';
