@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { Observable } from './rx.js';
-import type { Probe, Verdict } from './timing/core.js';
+import type { Probe, TimingCore, Verdict } from './timing/core.js';
 import { systemClock, TimingDriver, type Clock } from './timing/driver.js';
 import { coreOptions, type TimingFields } from './timing/flags.js';
 import { isSelfConnect } from './tcp/self-connect.js';
@@ -73,6 +73,42 @@ export interface EngineCounters {
   localErrors: number;
 }
 
+/**
+ * A try that failed on this machine (EMFILE and friends, LOCAL_ERRORS), as every connect and SYN
+ * backend handles it: counted, then unsent (the core backs off and may lower its window), up to
+ * MAX_LOCAL_ERRORS per port, after which the port is an 'error'. A lowered window is said once.
+ */
+export class LocalErrorRule {
+  private throttled = false;
+
+  /** `inFlight` names what the window counts in the notice ("sockets", "SYNs"). */
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly counters: EngineCounters,
+    private readonly inFlight: string,
+  ) {}
+
+  apply<P extends { localErrors: number }>(
+    core: Pick<TimingCore<P, { state: 'error'; reason: string }>, 'error' | 'unsent' | 'stats'>,
+    probe: Probe<P>,
+    now: number,
+    code: string,
+  ): void {
+    this.counters.localErrors++;
+    if (++probe.target.payload.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
+      core.error(probe, now, { state: 'error', reason: code });
+      return;
+    }
+    const before = Math.floor(core.stats.window);
+    core.unsent(probe, now);
+    const after = Math.floor(core.stats.window);
+    if (after < before && !this.throttled) {
+      this.throttled = true;
+      this.options.onThrottle?.(`out of local resources, lowering ${this.inFlight} in flight from ${before} to ${after}`);
+    }
+  }
+}
+
 /** Hosts found unreachable, remembered (bounded: a scan of a /16 must not grow it) by every backend. */
 export class GoneHosts {
   private readonly reasons = new Map<string, string>();
@@ -116,7 +152,7 @@ export type PortAnswer = { state: 'open' | 'closed' } | { state: 'unreachable' |
 export class ConnectProber {
   readonly counters: EngineCounters = { connects: 0, selfConnects: 0, localErrors: 0 };
   readonly timing: TimingDriver<PortTarget, PortAnswer>;
-  private throttled = false;
+  private readonly localErrors: LocalErrorRule;
   /** Hosts found unreachable: tries to them still waiting for a slot are settled without a connect. */
   private readonly gone = new GoneHosts();
 
@@ -124,6 +160,7 @@ export class ConnectProber {
     private readonly layer: SocketLayer,
     private readonly options: EngineOptions,
   ) {
+    this.localErrors = new LocalErrorRule(options, this.counters, 'sockets');
     const timing = coreOptions(options, Math.max(1, options.maxSockets));
     timing.localBackoffMs = options.backoffMs ?? 10;
     this.timing = new TimingDriver<PortTarget, PortAnswer>(
@@ -219,17 +256,7 @@ export class ConnectProber {
       const code = err.code ?? '';
       const now = this.timing.now();
       if (LOCAL_ERRORS.has(code)) {
-        this.counters.localErrors++;
-        if (++target.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
-          core.error(probe, now, { state: 'error', reason: code });
-        } else {
-          const before = this.socketLimit;
-          core.unsent(probe, now);
-          if (this.socketLimit < before && !this.throttled) {
-            this.throttled = true;
-            this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${before} to ${this.socketLimit}`);
-          }
-        }
+        this.localErrors.apply(core, probe, now, code);
         this.timing.kick();
         return;
       }

@@ -6,7 +6,7 @@ import { errorReason } from '../icmp.js';
 import {
   GoneHosts,
   LOCAL_ERRORS,
-  MAX_LOCAL_ERRORS,
+  LocalErrorRule,
   observeOutcome,
   UNREACHABLE_ERRORS,
   type EngineCounters,
@@ -79,7 +79,7 @@ export class SynProber {
   readonly counters: EngineCounters = { connects: 0, selfConnects: 0, localErrors: 0 };
   readonly engineName = 'native-syn';
   readonly timing: TimingDriver<SynPort, SynAnswer>;
-  private throttled = false;
+  private readonly localErrors: LocalErrorRule;
   private readonly gone = new GoneHosts();
   private readonly address = new AddressWords();
   /** The thread's own per-try limit: only a backstop, since the core expires (cancels) every try first. */
@@ -89,6 +89,7 @@ export class SynProber {
     private readonly engine: SynEngine,
     private readonly options: EngineOptions,
   ) {
+    this.localErrors = new LocalErrorRule(options, this.counters, 'SYNs');
     const timing = coreOptions(options, Math.max(1, options.maxSockets));
     timing.localBackoffMs = options.backoffMs ?? 10;
     this.backstopMs = Math.min(MAX_TIMER_MS, 2 * Math.max(timing.initialTimeoutMs, timing.maxRttMs) + 1000);
@@ -204,19 +205,8 @@ export class SynProber {
 
   private failed(probe: Probe<SynPort>, code: string, now: number): void {
     const core = this.timing.core;
-    const target = probe.target.payload;
     if (LOCAL_ERRORS.has(code)) {
-      this.counters.localErrors++;
-      if (++target.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
-        core.error(probe, now, { state: 'error', reason: code });
-        return;
-      }
-      const before = this.socketLimit;
-      core.unsent(probe, now);
-      if (this.socketLimit < before && !this.throttled) {
-        this.throttled = true;
-        this.options.onThrottle?.(`out of local resources, lowering SYNs in flight from ${before} to ${this.socketLimit}`);
-      }
+      this.localErrors.apply(core, probe, now, code);
       return;
     }
     if (UNREACHABLE_ERRORS.has(code)) core.error(probe, now, { state: 'unreachable', reason: code });

@@ -3,7 +3,7 @@ import {
   CLOSED_ERRORS,
   LOCAL_ERRORS,
   GoneHosts,
-  MAX_LOCAL_ERRORS,
+  LocalErrorRule,
   observeOutcome,
   SELF_CONNECT_TRIES,
   UNREACHABLE_ERRORS,
@@ -55,7 +55,7 @@ export class NativeConnectProber {
   readonly counters: EngineCounters = { connects: 0, selfConnects: 0, localErrors: 0 };
   readonly engineName = 'native';
   readonly timing: TimingDriver<NativePort, PortAnswer>;
-  private throttled = false;
+  private readonly localErrors: LocalErrorRule;
   private readonly gone = new GoneHosts();
   private readonly address = new AddressWords();
 
@@ -63,6 +63,7 @@ export class NativeConnectProber {
     private readonly engine: ConnectEngine,
     private readonly options: EngineOptions,
   ) {
+    this.localErrors = new LocalErrorRule(options, this.counters, 'sockets');
     const timing = coreOptions(options, Math.max(1, options.maxSockets));
     timing.localBackoffMs = options.backoffMs ?? 10;
     timing.threadClock = { slackMs: THREAD_SLACK_MS };
@@ -189,19 +190,8 @@ export class NativeConnectProber {
 
   private failed(probe: Probe<NativePort>, code: string, now: number, rttUs: number): void {
     const core = this.timing.core;
-    const target = probe.target.payload;
     if (LOCAL_ERRORS.has(code)) {
-      this.counters.localErrors++;
-      if (++target.localErrors >= (this.options.maxLocalErrors ?? MAX_LOCAL_ERRORS)) {
-        core.error(probe, now, { state: 'error', reason: code });
-        return;
-      }
-      const before = this.socketLimit;
-      core.unsent(probe, now);
-      if (this.socketLimit < before && !this.throttled) {
-        this.throttled = true;
-        this.options.onThrottle?.(`out of local resources, lowering sockets in flight from ${before} to ${this.socketLimit}`);
-      }
+      this.localErrors.apply(core, probe, now, code);
       return;
     }
     // Completions come in batches from the thread, never inside submit(): no tick-queue loop to break.
