@@ -1,6 +1,6 @@
-// TCP SYN-scan backend: one raw IPPROTO_TCP socket per family on the engine thread sends crafted
-// SYNs and reads the answers; like the other backends it decides nothing about timing (JavaScript's
-// timing core says what to send and expires tries; the request's timeout is only a backstop).
+// TCP SYN-scan backend: raw sockets on the engine thread send crafted SYNs and read the answers;
+// like the other backends it decides nothing about timing (JavaScript's timing core says what to
+// send and expires tries; the request's timeout is only a backstop).
 //
 // - The SYN's sequence number is a keyed cookie, SipHash-2-4 under a per-engine random key of the
 //   two addresses and ports, so an answer is ours when its ack is cookie + 1 (an RST to a SYN acks
@@ -9,10 +9,14 @@
 // - SYN-ACK = open, RST = closed, silence = a timeout (JavaScript calls the port filtered after its
 //   tries). The half-open connection at the target is closed by our kernel: the SYN-ACK meets no
 //   socket here and the kernel answers it with an RST.
+// - Answers are read from a raw IPPROTO_TCP socket per family. IPv4 SYNs go out through an
+//   IPPROTO_RAW socket with our own IP header (send only: it gets no copies of the machine's TCP
+//   packets), IPv6 ones through the receiving socket (the kernel writes their header and checksum).
+// - Sends are shared with a second thread (sender below) when the machine has two CPUs or more.
 // - The source port is reserved by binding (never listening, never connecting) a real TCP socket to
 //   it, so no local process gets the port while answers to it arrive; one port per family per engine.
 // - The source address is the one the kernel picks for the destination (getsockname of a connected
-//   UDP socket: the same route lookup), needed for the IPv4 checksum and the cookie.
+//   UDP socket: the same route lookup), needed for the IPv4 header, the checksum and the cookie.
 // - A classic BPF filter keeps every TCP packet not addressed to our port in the kernel (the raw
 //   socket otherwise gets a copy of every TCP packet of the machine); what passes and is a SYN
 //   without ACK is our own SYN seen again on loopback, and is skipped.
@@ -27,9 +31,11 @@
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +43,7 @@
 #define BUCKETS 65536  // power of two
 #define BATCH 256
 #define SYN_BYTES 24   // 20-byte TCP header + the MSS option
+#define IP4_BYTES 20   // the IPv4 header we write for the IPPROTO_RAW socket
 #define RECV_BYTES 256
 #define SOCKET_BUFFER (4 * 1024 * 1024)
 
@@ -58,9 +65,38 @@ typedef struct timer {
   int32_t token;
 } timer;
 
+// One sendmmsg's worth of SYNs, built by the engine thread and sent by it or by the sender thread.
+typedef struct send_job {
+  int fd;
+  unsigned n;
+  int32_t token[BATCH];
+  int32_t error[BATCH];  // after the send: 0, or the errno of that SYN
+  uint8_t packets[BATCH][IP4_BYTES + SYN_BYTES];
+  struct sockaddr_in6 to[BATCH];
+  struct iovec iov[BATCH];
+  struct mmsghdr msgs[BATCH];
+} send_job;
+
+enum { JOB_FREE, JOB_GIVEN, JOB_SENT };
+
+// A second thread that sends every other batch. On loopback (and on any path where the kernel does
+// the answering side's work in the sender's context) a SYN costs its sender the target's work too:
+// tcp_v4_rcv, the RST and its delivery back, about 3/4 of the engine thread's time by perf on a
+// full-port scan of 127.0.0.1. With a second sender that work runs on a second core.
+typedef struct sender {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int state;  // under mu: JOB_FREE (the engine thread's to fill), JOB_GIVEN (the sender's), JOB_SENT
+  int stop;   // under mu
+  int evfd;   // written by the sender when a job is sent: the engine thread collects its errors
+  send_job job;
+} sender;
+
 typedef struct fam_state {
   int family;
   int raw;       // IPPROTO_TCP raw socket, -1 when the family is unavailable
+  int send;      // IPv4: an IPPROTO_RAW socket (our IP header, send only); IPv6: raw again
   int icmp;      // ICMP errors, -1 if it could not be opened (then only silence for them)
   int reserve;   // the bound TCP socket holding our source port
   int route;     // a UDP socket, connected to a destination to learn its source address
@@ -79,6 +115,8 @@ typedef struct syn_state {
   timer *heap;  // backstop deadlines; entries of answered and cancelled probes are dropped lazily
   size_t n_heap, cap_heap;
   size_t n_live;  // probes in the indexes
+  sender *sender;  // NULL on a one-CPU machine (or if the thread could not start)
+  send_job local;  // the batch the engine thread sends itself
 } syn_state;
 
 // --- SipHash-2-4 (Aumasson and Bernstein), 64-bit output, for the cookie -------------------------
@@ -246,6 +284,8 @@ static void size_buffers(int fd) {
 }
 
 static void close_fam(fam_state *f) {
+  if (f->send != f->raw && f->send >= 0) close(f->send);
+  f->send = -1;
   int *fds[] = {&f->raw, &f->icmp, &f->reserve, &f->route};
   for (size_t i = 0; i < 4; i++) {
     if (*fds[i] >= 0) close(*fds[i]);
@@ -256,9 +296,11 @@ static void close_fam(fam_state *f) {
 // 0 or an errno. The raw socket first: without CAP_NET_RAW that is the EPERM JavaScript reports.
 static int open_fam(engine *e, fam_state *f) {
   int v6 = f->family == AF_INET6;
-  f->raw = f->icmp = f->reserve = f->route = -1;
+  f->raw = f->send = f->icmp = f->reserve = f->route = -1;
   f->raw = socket(f->family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (f->raw < 0) return errno;
+  f->send = v6 ? f->raw : socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (f->send < 0) return errno;
   f->reserve = socket(f->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   f->route = socket(f->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (f->reserve < 0 || f->route < 0) return errno;
@@ -272,6 +314,7 @@ static int open_fam(engine *e, fam_state *f) {
   f->sport = ntohs(v6 ? ((struct sockaddr_in6 *)&any)->sin6_port : ((struct sockaddr_in *)&any)->sin_port);
   attach_filter(f->raw, f->family, f->sport);
   size_buffers(f->raw);
+  if (f->send != f->raw) size_buffers(f->send);
   if (v6) {
     int offset = 16, on = 1;  // the TCP checksum: the kernel fills it in (RFC 3542 3.1)
     if (setsockopt(f->raw, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) return errno;
@@ -292,6 +335,43 @@ static int open_fam(engine *e, fam_state *f) {
     if (engine_watch(e, f->icmp, EPOLLIN, &f->icmp) != 0) close(f->icmp), f->icmp = -1;
   }
   return 0;
+}
+
+static void *sender_main(void *arg);
+
+// The second sender, on a machine with more than one CPU; NULL otherwise or when it cannot start
+// (then the engine thread sends everything, as it would anyway).
+static sender *start_sender(engine *e) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) return NULL;
+  sender *t = calloc(1, sizeof *t);
+  if (t == NULL) return NULL;
+  t->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (t->evfd < 0) {
+    free(t);
+    return NULL;
+  }
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  if (engine_watch(e, t->evfd, EPOLLIN, t) != 0 || pthread_create(&t->thread, NULL, sender_main, t) != 0) {
+    close(t->evfd);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+static void stop_sender(sender *t) {
+  pthread_mutex_lock(&t->mu);
+  t->stop = 1;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+  pthread_join(t->thread, NULL);
+  close(t->evfd);
+  pthread_mutex_destroy(&t->mu);
+  pthread_cond_destroy(&t->cv);
+  free(t);
 }
 
 static void *syn_create(engine *e, int *err) {
@@ -320,6 +400,7 @@ static void *syn_create(engine *e, int *err) {
       }
     }
   }
+  s->sender = start_sender(e);
   *err = 0;
   return s;
 }
@@ -420,68 +501,144 @@ static void build_syn(const syn_state *s, const fam_state *f, const probe *p, ui
   }
 }
 
+// raw(7), IP_HDRINCL: the kernel fills in the header checksum, the total length and a zero ID.
+static void build_ip4(const probe *p, uint8_t *h) {
+  memset(h, 0, IP4_BYTES);
+  h[0] = 0x45;  // version 4, 5 words
+  h[8] = 64;    // TTL
+  h[9] = IPPROTO_TCP;
+  memcpy(h + 12, p->src, 4);
+  memcpy(h + 16, p->addr, 4);
+}
+
 static void free_probe(syn_state *s, probe *p) {
   unindex_probe(s, p);
   free(p);
 }
 
-// Sends what start queued, BATCH SYNs a syscall. A send error is that SYN's completion (EAGAIN,
-// ENOBUFS: JavaScript backs off and tries again; EPERM: a local firewall).
-static void send_queue(engine *e, syn_state *s, fam_state *f) {
-  uint8_t packets[BATCH][SYN_BYTES];
-  struct sockaddr_in6 to[BATCH];
-  struct iovec iov[BATCH];
-  struct mmsghdr msgs[BATCH];
-  probe *batch[BATCH];
-  size_t done = 0;
-  while (done < f->n_queue) {
-    size_t n = 0;
-    while (n < BATCH && done + n < f->n_queue) {
-      probe *p = f->queue[done + n];
-      if (p->token == 0) {  // cancelled before it left (already out of the indexes)
-        free(p);
-        f->queue[done + n] = f->queue[--f->n_queue];
-        continue;
-      }
-      batch[n] = p;
-      build_syn(s, f, p, packets[n]);
-      memset(&to[n], 0, sizeof to[n]);
-      memset(&msgs[n], 0, sizeof msgs[n]);
-      if (f->family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&to[n];
-        a->sin_family = AF_INET;
-        memcpy(&a->sin_addr, p->addr, 4);
-        msgs[n].msg_hdr.msg_namelen = sizeof *a;
-      } else {
-        to[n].sin6_family = AF_INET6;
-        memcpy(&to[n].sin6_addr, p->addr, 16);
-        msgs[n].msg_hdr.msg_namelen = sizeof to[n];
-      }
-      iov[n] = (struct iovec){packets[n], SYN_BYTES};
-      msgs[n].msg_hdr.msg_name = &to[n];
-      msgs[n].msg_hdr.msg_iov = &iov[n];
-      msgs[n].msg_hdr.msg_iovlen = 1;
-      n++;
-    }
-    if (n == 0) break;
-    int64_t now = now_ns();
-    int sent = sendmmsg(f->raw, msgs, (unsigned)n, MSG_DONTWAIT);
+// Sends a job's SYNs, BATCH a syscall; sendmmsg stops at the first message it cannot send and
+// reports that one's error: it gets the error, the rest go on.
+static void send_job_now(send_job *j) {
+  unsigned at = 0;
+  while (at < j->n) {
+    int sent = sendmmsg(j->fd, j->msgs + at, j->n - at, MSG_DONTWAIT);
     if (sent <= 0) {
-      // sendmmsg reports the first message's error: that SYN gets it, the rest go on.
-      probe *p = batch[0];
-      engine_complete(e, p->token, K_ERROR, sent < 0 ? errno : EAGAIN, 0);
-      free_probe(s, p);
-      done++;
+      j->error[at++] = sent < 0 ? errno : EAGAIN;
       continue;
     }
-    for (int i = 0; i < sent; i++) {
-      probe *p = batch[i];
-      p->queued = 0;
-      p->sent_ns = now;
-      p->deadline_ns = now + p->timeout_ns;
-      heap_push(s, (timer){p->deadline_ns, p->token});
+    at += (unsigned)sent;
+  }
+}
+
+// A sent job's errors become those SYNs' completions (EAGAIN, ENOBUFS: JavaScript backs off and
+// tries again; EPERM: a local firewall). A SYN JavaScript cancelled meanwhile is gone: no word.
+static void collect_job(engine *e, syn_state *s, send_job *j) {
+  for (unsigned i = 0; i < j->n; i++) {
+    if (j->error[i] == 0) continue;
+    probe *p = find_token(s, j->token[i]);
+    if (p == NULL) continue;
+    engine_complete(e, p->token, K_ERROR, j->error[i], 0);
+    free_probe(s, p);
+  }
+  j->n = 0;
+}
+
+static void *sender_main(void *arg) {
+  sender *t = arg;
+  pthread_mutex_lock(&t->mu);
+  for (;;) {
+    while (t->state != JOB_GIVEN && !t->stop) pthread_cond_wait(&t->cv, &t->mu);
+    if (t->stop) break;
+    pthread_mutex_unlock(&t->mu);
+    send_job_now(&t->job);
+    pthread_mutex_lock(&t->mu);
+    t->state = JOB_SENT;
+    uint64_t one = 1;
+    if (write(t->evfd, &one, sizeof one) < 0) { /* EAGAIN: a wake-up is already pending */ }
+  }
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
+}
+
+// The sender's job if it is free (a sent one collected first), else NULL: then the engine thread
+// sends the batch itself.
+static send_job *free_sender_job(engine *e, syn_state *s) {
+  sender *t = s->sender;
+  if (t == NULL) return NULL;
+  pthread_mutex_lock(&t->mu);
+  int state = t->state;
+  pthread_mutex_unlock(&t->mu);
+  if (state == JOB_GIVEN) return NULL;
+  if (state == JOB_SENT) {
+    collect_job(e, s, &t->job);
+    pthread_mutex_lock(&t->mu);
+    t->state = JOB_FREE;
+    pthread_mutex_unlock(&t->mu);
+  }
+  return &t->job;
+}
+
+// Up to BATCH queued SYNs into `j`, from queue position *done on; each counts as sent from now
+// (its answer can come only after the send, and only this thread reads answers).
+static void fill_job(syn_state *s, fam_state *f, send_job *j, size_t *done, int64_t now) {
+  size_t header = f->family == AF_INET ? IP4_BYTES : 0;
+  j->fd = f->send;
+  j->n = 0;
+  while (j->n < BATCH && *done < f->n_queue) {
+    probe *p = f->queue[*done];
+    if (p->token == 0) {  // cancelled before it left (already out of the indexes)
+      free(p);
+      f->queue[*done] = f->queue[--f->n_queue];
+      continue;
     }
-    done += (size_t)sent;
+    (*done)++;
+    unsigned n = j->n++;
+    j->token[n] = p->token;
+    j->error[n] = 0;
+    if (header) build_ip4(p, j->packets[n]);
+    build_syn(s, f, p, j->packets[n] + header);
+    memset(&j->to[n], 0, sizeof j->to[n]);
+    memset(&j->msgs[n], 0, sizeof j->msgs[n]);
+    if (f->family == AF_INET) {
+      struct sockaddr_in *a = (struct sockaddr_in *)&j->to[n];
+      a->sin_family = AF_INET;
+      memcpy(&a->sin_addr, p->addr, 4);
+      j->msgs[n].msg_hdr.msg_namelen = sizeof *a;
+    } else {
+      j->to[n].sin6_family = AF_INET6;
+      memcpy(&j->to[n].sin6_addr, p->addr, 16);
+      j->msgs[n].msg_hdr.msg_namelen = sizeof j->to[n];
+    }
+    j->iov[n] = (struct iovec){j->packets[n], header + SYN_BYTES};
+    j->msgs[n].msg_hdr.msg_name = &j->to[n];
+    j->msgs[n].msg_hdr.msg_iov = &j->iov[n];
+    j->msgs[n].msg_hdr.msg_iovlen = 1;
+    p->queued = 0;
+    p->sent_ns = now;
+    p->deadline_ns = now + p->timeout_ns;
+    heap_push(s, (timer){p->deadline_ns, p->token});
+  }
+}
+
+// Sends what start queued: a batch to the sender thread whenever it is free, the others here.
+static void send_queue(engine *e, syn_state *s, fam_state *f) {
+  size_t done = 0;
+  while (done < f->n_queue) {
+    send_job *j = free_sender_job(e, s);
+    int given = j != NULL;
+    if (!given) j = &s->local;
+    fill_job(s, f, j, &done, now_ns());
+    if (j->n == 0) break;
+    if (given) {
+      sender *t = s->sender;
+      pthread_mutex_lock(&t->mu);
+      t->state = JOB_GIVEN;
+      pthread_cond_signal(&t->cv);
+      pthread_mutex_unlock(&t->mu);
+    } else {
+      send_job_now(j);
+      collect_job(e, s, j);
+    }
   }
   f->n_queue = 0;
 }
@@ -562,6 +719,12 @@ static void read_icmp6(engine *e, syn_state *s, const uint8_t *icmp, size_t len,
 
 static void syn_event(engine *e, void *state, void *ptr, uint32_t events) {
   syn_state *s = state;
+  if (s->sender != NULL && ptr == s->sender) {  // the sender's job went out: its errors are collected
+    uint64_t count;
+    if (read(s->sender->evfd, &count, sizeof count) < 0) { /* EAGAIN: already drained */ }
+    free_sender_job(e, s);
+    return;
+  }
   int *fd = ptr;
   fam_state *f = fd == &s->fam[0].raw || fd == &s->fam[0].icmp ? &s->fam[0] : &s->fam[1];
   int fam = f == &s->fam[1], icmp = fd == &f->icmp;
@@ -633,6 +796,7 @@ static void syn_cancel(engine *e, void *state, int32_t token) {
 
 static void syn_destroy(engine *e, void *state) {
   syn_state *s = state;
+  if (s->sender != NULL) stop_sender(s->sender);  // first: it may be sending from our sockets
   for (size_t b = 0; b < BUCKETS; b++) {
     for (probe *p = s->by_token[b], *next; p; p = next) {
       next = p->next_token;

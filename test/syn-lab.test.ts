@@ -64,6 +64,24 @@ t.test('open, closed (RST, tcp-reset), filtered (DROP, ICMP rejects) and a dead 
   else t.same(unreachable, [{ ip: dead, state: 'unreachable', reason: unreachable[0]!.reason }]);
 });
 
+t.test("a local firewall's DROP in OUTPUT fails those SYNs' sends (EPERM): filtered, every other port answered", async (t) => {
+  const net = await lab(t, { hosts: 1, listen: { 0: [22, 1500] } });
+  if (!net) return;
+  const [a = ''] = net.hosts;
+  // 1000 of 3000 SYNs refused by our own kernel, in whole sendmmsg batches and in batches with others:
+  // both senders (the engine thread and its second sender) report the error of each SYN it hit.
+  execFileSync('ip', ['netns', 'exec', net.scannerNs, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '1000:1999', '-j', 'DROP']);
+  const result = await net.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '-t', '300', '-r', '1', '-p', '1-3000', a]);
+  t.equal(result.code, 0, result.stderr);
+  const found = records(result.stdout);
+  t.equal(found.length, 3000, 'one record per port');
+  const byState = (state: string): number[] => found.filter((r) => r.state === state).map((r) => r.port!).sort((x, y) => x - y);
+  t.same(byState('open'), [22]);
+  t.same(byState('filtered'), Array.from({ length: 1000 }, (_, i) => 1000 + i), 'the refused sends: filtered (1500 listens, unasked)');
+  t.equal(byState('closed').length, 1999);
+  t.match(result.stderr, /1 hosts, 3000 ports tried, 1 open, 1999 closed, 1000 filtered/);
+});
+
 t.test('with every 20th packet dropped the retries still find every open port', async (t) => {
   const listen = { 0: [22, 80, 443], 1: [25, 8080], 2: [53, 110, 143, 993] };
   const net = await lab(t, { hosts: 3, listen, loss: 0.05 });
