@@ -83,6 +83,8 @@ int main(int argc, char **argv) {
       // still queued, one in 100 once it left (after the flush).
       if (syn && sent % 100 == 50) be->cancel(&e, e.state, req[0]), outstanding--, completions++;
       if (syn && sent % 100 == 75) cancel_sent = req[0];
+      // A shorter wait for one in 100 while it is queued (still far above a loopback answer).
+      if (syn && sent % 100 == 90) be->retime(&e, e.state, req[0], 500);
 #endif
     }
     if (be->flush) be->flush(&e, e.state);

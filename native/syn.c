@@ -1,6 +1,7 @@
 // TCP SYN-scan backend: raw sockets on the engine thread send crafted SYNs and read the answers;
-// like the other backends it decides nothing about timing (JavaScript's timing core says what to
-// send and expires tries; the request's timeout is only a backstop).
+// like the other backends it decides only what it sees: JavaScript's timing core says what to send
+// and how long each try may wait (the request's timeout, shortened later by retime), and the thread
+// judges that wait on its own clock from the send, as native/tcp.c does.
 //
 // - The SYN's sequence number is a keyed cookie, SipHash-2-4 under a per-engine random key of the
 //   two addresses and ports, so an answer is ours when its ack is cookie + 1 (an RST to a SYN acks
@@ -112,7 +113,7 @@ typedef struct syn_state {
   uint64_t key[2];
   probe *by_key[BUCKETS];
   probe *by_token[BUCKETS];
-  timer *heap;  // backstop deadlines; entries of answered and cancelled probes are dropped lazily
+  timer *heap;  // try deadlines; entries of answered, cancelled and retimed probes are dropped lazily
   size_t n_heap, cap_heap;
   size_t n_live;  // probes in the indexes
   sender *sender;  // NULL on a one-CPU machine (or if the thread could not start)
@@ -217,7 +218,7 @@ static void sift_up(syn_state *s, size_t i, timer t) {
   s->heap[i] = t;
 }
 
-// Answered probes leave their deadline behind until it passes (the backstop, seconds): a fast scan
+// Answered probes leave their deadline behind until it passes (a timeout, up to seconds): a fast scan
 // would pile them up, so when they outnumber the live ones the heap is rebuilt from the live ones
 // (memory bounded by what is in flight, not by the send rate).
 static void compact(syn_state *s) {
@@ -794,6 +795,21 @@ static void syn_cancel(engine *e, void *state, int32_t token) {
   else free(p);
 }
 
+// JavaScript's wait for a try ran out with a shorter estimate than the try was sent with: it times
+// out `timeout_ms` after it left (at once if that is past), never later than it would have.
+static void syn_retime(engine *e, void *state, int32_t token, int32_t timeout_ms) {
+  (void)e;
+  syn_state *s = state;
+  probe *p = find_token(s, token);
+  if (p == NULL) return;  // answered: its completion is on its way to JavaScript
+  int64_t timeout_ns = (int64_t)timeout_ms * 1000000;
+  if (timeout_ns >= p->timeout_ns) return;
+  p->timeout_ns = timeout_ns;
+  if (p->queued) return;  // not sent yet: its deadline is set when it is
+  p->deadline_ns = p->sent_ns + timeout_ns;
+  heap_push(s, (timer){p->deadline_ns, p->token});  // the old entry no longer matches: dropped when met
+}
+
 static void syn_destroy(engine *e, void *state) {
   syn_state *s = state;
   if (s->sender != NULL) stop_sender(s->sender);  // first: it may be sending from our sockets
@@ -825,4 +841,5 @@ const backend syn_backend = {
     .expire = syn_expire,
     .cancel = syn_cancel,
     .destroy = syn_destroy,
+    .retime = syn_retime,
 };

@@ -12,12 +12,18 @@ import { binPath, has, labUnavailable, loopbackNamespace, runBin } from './lab.j
 
 type Answer = [kind: number, detail: number, rttUs: number];
 
-/** The addon's engine as a script: `answer` says what each SYN gets (null: nothing, the try times out). */
+/**
+ * The addon's engine as a script: `answer` says what each SYN gets (null: nothing, and the try times
+ * out `words[3]` ms after it left, or sooner if retimed, on the thread's clock as native/syn.c does).
+ */
 class ScriptedEngine implements SynEngine {
-  readonly sent: { token: number; port: number; family: number }[] = [];
+  readonly sent: { token: number; port: number; family: number; timeoutMs: number }[] = [];
   readonly cancelled: number[] = [];
+  readonly retimes: [number, number][] = [];
+  timedOut = 0;
   closed = false;
   private next = 1;
+  private readonly silent = new Map<number, { timer: NodeJS.Timeout; sentAt: number; onDone: (kind: number, detail: number, rttUs: number) => void }>();
 
   constructor(private readonly answer: (port: number, family: number, tryno: number) => Answer | null) {}
 
@@ -29,18 +35,39 @@ class ScriptedEngine implements SynEngine {
     const port = words[1]!;
     const family = words[2]!;
     const tryno = this.sent.filter((sent) => sent.port === port).length;
-    this.sent.push({ token, port, family });
+    this.sent.push({ token, port, family, timeoutMs: words[3]! });
     const answer = this.answer(port, family, tryno);
     if (answer) setImmediate(() => onDone(...answer));
+    else this.silent.set(token, { timer: this.timeout(token, words[3]!), sentAt: performance.now(), onDone });
     return token;
+  }
+
+  retime(token: number, timeoutMs: number): void {
+    this.retimes.push([token, timeoutMs]);
+    const entry = this.silent.get(token);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.timer = this.timeout(token, Math.max(0, entry.sentAt + timeoutMs - performance.now()));
   }
 
   cancel(token: number): void {
     this.cancelled.push(token);
+    clearTimeout(this.silent.get(token)?.timer);
+    this.silent.delete(token);
   }
 
   close(): void {
     this.closed = true;
+    for (const entry of this.silent.values()) clearTimeout(entry.timer);
+  }
+
+  private timeout(token: number, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      const entry = this.silent.get(token);
+      this.silent.delete(token);
+      this.timedOut++;
+      entry?.onDone(TIMEOUT, 0, 0);
+    }, ms);
   }
 }
 
@@ -77,8 +104,26 @@ t.test('the prober: SYN-ACK open, RST closed with the thread\'s rtt, silence fil
   t.same(found.get(4), { state: 'filtered', tries: 2 });
   t.same(found.get(5), { state: 'filtered', tries: 2 });
   t.ok(engine.sent.every((sent) => sent.family === 4), 'IPv4 requests');
-  t.ok(engine.cancelled.length >= 2, 'expired tries are cancelled on the thread');
+  t.equal(engine.timedOut, 3, "the silent tries (port 3's first, port 5's two) timed out on the thread's clock");
+  t.same(engine.cancelled, [], 'no try expired by the core (its own expiry is only a backstop)');
+  t.equal(engine.sent[0]!.timeoutMs, 30, "each request carries the core's wait (-t 30), not a backstop");
   t.ok(engine.closed, 'close() stops the engine');
+});
+
+t.test('a shrunk estimate shortens tries in flight on the thread (retime), never lengthens them', async (t) => {
+  // Port 1 answers in 1 ms (measured on the thread): the estimate falls to the 5 ms floor while port
+  // 2's first try, sent with the initial 200 ms, still waits; its wait is cut on the thread.
+  const engine = new ScriptedEngine((port) => (port === 1 ? [CLOSED, 0, 1000] : null));
+  const prober = new SynProber(engine, { timeoutMs: 200, minRttMs: 5, retries: 0, maxSockets: 2 });
+  const outcome = (port: number): Promise<ProbeOutcome> => new Promise((resolve) => prober.start('127.0.0.1', port, resolve));
+  const silent = outcome(2);
+  t.same(await outcome(1), { state: 'closed', rtt: 1, tries: 1 });
+  const started = performance.now();
+  t.same(await silent, { state: 'filtered', tries: 1 });
+  t.ok(performance.now() - started < 150, 'not the 200 ms it was sent with');
+  t.same(engine.retimes.map(([token]) => token), [1], 'the silent try was retimed');
+  t.ok(engine.retimes[0]![1] < 200, `to less than its 200 ms (${engine.retimes[0]![1]} ms)`);
+  prober.close();
 });
 
 t.test('the prober: ICMP errors, send errors and local errors', async (t) => {

@@ -19,9 +19,10 @@ import { MAX_TIMER_MS, systemClock, TimingDriver } from '../timing/driver.js';
 import { coreOptions } from '../timing/flags.js';
 import { AddressWords, Done, errnoName, loadAddon, NativeEngine, type NativeAddon } from './addon.js';
 import { connectProber, type EngineName, type Prober } from './choose.js';
+import { THREAD_SLACK_MS } from './tcp.js';
 
 /** The engine as this prober uses it: NativeEngine, or a test's scripted fake. */
-export type SynEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'close'>;
+export type SynEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'close'>;
 
 /** int32 words per SYN request (native/syn.c), as the connect backend's: token, port, family, timeout ms, address. */
 const REQUEST_WORDS = 8;
@@ -70,10 +71,13 @@ function outcome(verdict: Verdict<SynAnswer>, rttMs: number | undefined): ProbeO
 }
 
 /**
- * SYN probes under one timing core: the core decides when each SYN is submitted, how long it may
- * wait (its expiry cancels the try on the thread) and whether it is tried again. The thread sends
- * and matches answers by their keyed cookie; SYN-ACK is open, RST closed, silence after the core's
- * tries filtered; send errors follow the connect engine's rules (EMFILE-like: unsent, backed off).
+ * SYN probes under one timing core (threadClock, as NativeConnectProber): the core decides when each
+ * SYN is submitted, how long it may wait and whether it is tried again; the thread times each try on
+ * its own clock (the wait goes with the request, a shorter one after it if the estimate shrank:
+ * retime) and measures each RTT, which feeds the core, so an answer still crossing to this thread is
+ * never taken for silence. The thread sends and matches answers by their keyed cookie; SYN-ACK is
+ * open, RST closed, silence after the core's tries filtered; send errors follow the connect engine's
+ * rules (EMFILE-like: unsent, backed off).
  */
 export class SynProber {
   readonly counters: EngineCounters = { connects: 0, selfConnects: 0, localErrors: 0 };
@@ -82,8 +86,6 @@ export class SynProber {
   private readonly localErrors: LocalErrorRule;
   private readonly gone = new GoneHosts();
   private readonly address = new AddressWords();
-  /** The thread's own per-try limit: only a backstop, since the core expires (cancels) every try first. */
-  private readonly backstopMs: number;
 
   constructor(
     private readonly engine: SynEngine,
@@ -92,12 +94,17 @@ export class SynProber {
     this.localErrors = new LocalErrorRule(options, this.counters, 'SYNs');
     const timing = coreOptions(options, Math.max(1, options.maxSockets));
     timing.localBackoffMs = options.backoffMs ?? 10;
-    this.backstopMs = Math.min(MAX_TIMER_MS, 2 * Math.max(timing.initialTimeoutMs, timing.maxRttMs) + 1000);
+    timing.threadClock = { slackMs: THREAD_SLACK_MS };
     this.timing = new TimingDriver<SynPort, SynAnswer>(
       timing,
       {
         send: (probe) => this.send(probe),
+        // The backstop, or a retransmission made moot by a late answer: forget it on the thread.
         expire: (probe) => this.cancelTry(probe.target.payload),
+        timeUp: (probe, timeoutMs) => {
+          const { token } = probe.target.payload;
+          if (token && timeoutMs < probe.timeoutMs) this.engine.retime(token, timeoutMs);
+        },
         settle: (target, verdict) => target.payload.done(outcome(verdict, target.payload.rttMs)),
       },
       options.clock ?? systemClock,
@@ -160,7 +167,7 @@ export class SynProber {
     const token = this.engine.submit(
       (words, at) => {
         words[at + 1] = target.port;
-        words[at + 3] = this.backstopMs;
+        words[at + 3] = Math.min(MAX_TIMER_MS, Math.ceil(probe.timeoutMs));
         valid = this.address.write(host, words, at);
         // ::ffff:a.b.c.d goes out as IPv4 (native/syn.c), and its ICMP errors are ICMPv4.
         const mapped = words[at + 4] === 0 && words[at + 5] === 0 && words[at + 6] === -65536;
@@ -183,13 +190,13 @@ export class SynProber {
     target.token = 0;
     const core = this.timing.core;
     const now = this.timing.now();
-    // The RTT measured in C goes into the record; the core gets the time it saw, the hop to the
-    // thread and back included, as NativeConnectProber does (lib/native/tcp.ts says why).
+    // The RTT measured in C (the sendmmsg to the answer's arrival) goes into the record and the
+    // core's estimate: the thread judges timeouts on that clock too (lib/native/tcp.ts says why).
     switch (kind) {
       case Done.Open:
       case Done.Closed:
         target.rttMs = rttUs / 1000;
-        core.answer(probe, now, { state: kind === Done.Open ? 'open' : 'closed' });
+        core.answer(probe, now, { state: kind === Done.Open ? 'open' : 'closed' }, target.rttMs);
         break;
       case Done.IcmpError:
         core.error(probe, now, icmpAnswer(family, detail));
