@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { Observable } from './rx.js';
@@ -123,14 +124,22 @@ interface HostWork {
   fields?: Rec;
 }
 
-/** The soft limit on open files (`ulimit -n`, as getrlimit(2) is not in node), null if unlimited or unknown. */
-export function openFileLimit(): number | null {
+/**
+ * The soft limit on open files, null if unlimited or unknown. getrlimit(2) is not in node: Linux's
+ * /proc/self/limits says it (0.05 ms), else `ulimit -n` in a shell (a fork, 4-5 ms here).
+ */
+export function openFileLimit(limits = '/proc/self/limits'): number | null {
+  let text: string;
   try {
-    const text = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
-    return /^\d+$/.test(text) ? Number(text) : null;
+    text = /^Max open files\s+(\S+)/m.exec(readFileSync(limits, 'utf8'))?.[1] ?? '';
   } catch {
-    return null;
+    try {
+      text = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
   }
+  return /^\d+$/.test(text) ? Number(text) : null;
 }
 
 /** How many sockets fit under an open-file limit, keeping some descriptors for everything else. */

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { lastValueFrom, toArray } from 'rxjs';
 import t from 'tap';
 import { ConnectProber, MAX_LOCAL_ERRORS, type ProbeOutcome, type ProbeSocket, type SocketLayer } from '../lib/tcp-engine.js';
-import { tcpScan, type TcpScanOptions } from '../lib/tcpprobe.js';
+import { openFileLimit, tcpScan, type TcpScanOptions } from '../lib/tcpprobe.js';
 import type { Rec } from '../lib/records.js';
 import { HostEvidence } from '../lib/discovery/host-evidence.js';
 import type { NeighbourState, NeighbourTable, RouteInfo } from '../lib/discovery/neighbours.js';
@@ -382,4 +384,10 @@ t.test('#10 item 2: connects that fail at once still let the event loop turn', a
   await lastValueFrom(records.pipe(toArray()), { defaultValue: [] });
   t.equal(stats.unreachableHosts, hosts);
   t.ok(triesWhenTimerRan >= 0 && triesWhenTimerRan < hosts, `a timer ran mid-scan (after ${triesWhenTimerRan} of ${hosts} connects)`);
+});
+
+t.test('the open-file limit: /proc/self/limits, else `ulimit -n` in a shell', async (t) => {
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+  t.equal(openFileLimit(), soft, 'the soft limit, as the kernel says it');
+  t.equal(openFileLimit('/nonexistent/limits'), Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()), 'no /proc: the shell says it');
 });
