@@ -16,6 +16,7 @@ import { portsFromArgs } from './targets/top-ports.js';
 import { PROBES_MODULE, pingRecords, tcpRecords, type PingWork, type TcpWork } from './probes.js';
 import { MAX_PINGS_IN_FLIGHT } from './pingprobe.js';
 import { nativeIcmpUsable } from './native/icmp.js';
+import { synScanPossible } from './native/syn.js';
 import type { Rec, Target } from './records.js';
 import { summaryLine, Tally, TerminalReport, type ScanStatus } from './report.js';
 import { ScanFile } from './scan-file.js';
@@ -167,7 +168,7 @@ function probeRecords(
   log: (line: string) => void,
   timing?: (summary: () => string) => void,
 ): Observable<Rec> {
-  // Asked once here (a shell runs `ulimit -n`), and only for tcp: ping holds one socket.
+  // Asked once here, and only for tcp: ping holds one socket.
   const fdLimit = options.kind === 'tcp' ? openFileLimit() : null;
   const perShard = Math.max(1, Math.ceil(options.concurrency / options.shards));
   const tcp: TcpWork = { ...options.timing, ports: options.ports, rankedPorts: options.rankedPorts, concurrency: options.concurrency, fdLimit };
@@ -219,7 +220,8 @@ export async function runPmap(options: PmapOptions, io: Io, context: { argv: str
     all: options.all,
     start: started,
     options: { stylesheet: defaultStylesheet(), services: new ServiceNames() },
-    ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length } } : {}),
+    // -sS is a SYN scan where it can run (as the probes will find), else the connect scan they fall back to.
+    ...(options.kind === 'tcp' ? { ports: { spec: options.portsSpec, count: options.ports.length, type: options.syn && synScanPossible() ? 'syn' : 'connect' } } : {}),
   });
   const targets = await pmapTargets(options, io);
   const resume = targets.ordered?.resume;

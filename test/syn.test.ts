@@ -2,9 +2,12 @@
 // real backend on a namespace's own loopback (exact records, IPv4 and ::1, the same answers as the
 // connect scan), the fallback without CAP_NET_RAW, and bad input.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { loadAddon } from '../lib/native/addon.js';
-import { icmpAnswer, SynProber, synProber, type SynEngine } from '../lib/native/syn.js';
+import { icmpAnswer, SynProber, synProber, synScanPossible, type SynEngine } from '../lib/native/syn.js';
 import { normalizeArgv, pmapOptions } from '../lib/pmap.js';
 import type { ProbeOutcome } from '../lib/tcp-engine.js';
 import minimist from 'minimist';
@@ -168,6 +171,21 @@ t.test('ICMP unreachable codes as nmap -sS and the connect scan read them', asyn
   t.same(icmpAnswer(6, (1 << 8) | 1), { state: 'unreachable', reason: 'EHOSTUNREACH' });
 });
 
+t.test('whether a SYN scan can run: CapEff of /proc/self/status, bit 13 (CAP_NET_RAW)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'syn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const status = (capEff: string): string => {
+    const file = join(dir, capEff);
+    writeFileSync(file, `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`);
+    return file;
+  };
+  const loaded = !('error' in loadAddon());
+  t.equal(synScanPossible(status('000001ffffffffff')), loaded, 'every capability: where the addon loads');
+  t.equal(synScanPossible(status('000001ffffffdfff')), false, 'all but CAP_NET_RAW');
+  t.equal(synScanPossible(status('0000000000002000')), loaded, 'CAP_NET_RAW alone');
+  t.equal(synScanPossible(join(dir, 'none')), loaded, 'no /proc: the probes find out');
+});
+
 t.test('an injected socket layer means node:net, said as a fallback', async (t) => {
   const chosen = synProber(undefined, { timeoutMs: 30, retries: 0, maxSockets: 1 }, { create: () => { throw new Error('unused'); } });
   t.equal(chosen.fallback, '--syn: a test socket layer was given; running a connect scan instead');
@@ -221,10 +239,15 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
     expected,
     'the connect scan agrees',
   );
-  // pmap -sS: the same scan through the front end (its records with --json), the engine named by -v.
-  const pmap = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '--json', '--all', '-t', '500', ...ports, '::1']);
+  // pmap -sS: the same scan through the front end (its records with --json), the engine named by -v,
+  // and -oX names it a SYN scan as nmap -sS does.
+  const dir = mkdtempSync(join(tmpdir(), 'syn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const xml = join(dir, 'scan.xml');
+  const pmap = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '--json', '--all', '-t', '500', '-oX', xml, ...ports, '::1']);
   t.equal(pmap.code, 0, pmap.stderr);
   t.match(pmap.stderr, /pmap: engine: native syn/);
+  t.match(readFileSync(xml, 'utf8'), '<scaninfo type="syn" protocol="tcp" numservices="6" services="7000-7005"/>');
   t.same(
     pmap.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string }).map(({ ip, port, state }) => ({ ip, port, state })).sort((x, y) => x.port - y.port),
     expected.filter((record) => record.ip === '::1'),
@@ -251,6 +274,13 @@ t.test('without CAP_NET_RAW: said once, then the connect scan gives the same rec
     run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { port: number; state: string }).map(({ port, state }) => `${port} ${state}`),
     ['7000 closed', '7001 open', '7002 closed'],
   );
+  // pmap -sS -oX without the capability: the header names the connect scan that ran.
+  const dir = mkdtempSync(join(tmpdir(), 'syn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const xml = join(dir, 'scan.xml');
+  const pmap = await ns.run('setpriv', [...DROP, binPath('pmap'), '-f', 'tcp', '-sS', '-t', '500', '-p', '7000-7002', '-oX', xml, '127.0.0.1']);
+  t.equal(pmap.code, 0, pmap.stderr);
+  t.match(readFileSync(xml, 'utf8'), '<scaninfo type="connect" protocol="tcp" numservices="3" services="7000-7002"/>');
   // Exit status as for a connect scan: --fail with nothing open is 1.
   const none = await ns.run('setpriv', [...DROP, binPath('tcpprobe'), '--syn', '--fail', '-t', '500', '-p', '7002', '127.0.0.1']);
   t.equal(none.code, 1, none.stderr);

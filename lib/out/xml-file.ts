@@ -80,7 +80,7 @@ export class XmlFile {
 }
 
 /** pmap's -oX: the scan's ports in <scaninfo>, down hosts written only with --all (as on the terminal). */
-export function openScanXml(path: string, scan: { command: string; ports?: { spec: string; count: number }; all: boolean; start: Date; options: Omit<XmlOptions, 'version' | 'args' | 'scan' | 'start' | 'downHosts'> }): XmlFile {
+export function openScanXml(path: string, scan: { command: string; ports?: { spec: string; count: number; type?: 'connect' | 'syn' }; all: boolean; start: Date; options: Omit<XmlOptions, 'version' | 'args' | 'scan' | 'start' | 'downHosts'> }): XmlFile {
   const file = new XmlFile(path);
   file.open({
     ...scan.options,
@@ -88,7 +88,7 @@ export function openScanXml(path: string, scan: { command: string; ports?: { spe
     args: scan.command,
     start: scan.start,
     downHosts: scan.all,
-    ...(scan.ports ? { scan: { services: scan.ports.spec, count: scan.ports.count } } : {}),
+    ...(scan.ports ? { scan: { services: scan.ports.spec, count: scan.ports.count, ...(scan.ports.type ? { type: scan.ports.type } : {}) } } : {}),
   });
   return file;
 }

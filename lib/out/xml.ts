@@ -25,7 +25,7 @@ export interface XmlOptions {
   /** href of the xml-stylesheet processing instruction; null writes none. */
   stylesheet: string | null;
   /** The scanned ports (`22,80,8000-8100`) and how many, for <scaninfo>; unknown: no scaninfo. */
-  scan?: { services: string; count: number };
+  scan?: { services: string; count: number; type?: 'connect' | 'syn' };
   /** Service names for ports no svcprobe stage named (<service method="table">). */
   services?: ServiceNames;
   /** Write <host> elements for down hosts (they are counted in <runstats> either way). */
@@ -242,7 +242,7 @@ export class NmapXmlWriter {
     // scanner is fixed to "nmap" by the DTD; version and args say what really wrote the file.
     head += `<nmaprun scanner="nmap"${attrs({ args: o.args, start: seconds, startstr: this.start.toUTCString(), version: o.version })} xmloutputversion="1.05">\n`;
     // "-" (every port) is spelled out as nmap writes it.
-    if (o.scan) head += `<scaninfo type="connect" protocol="tcp"${attrs({ numservices: o.scan.count, services: o.scan.services === '-' ? '1-65535' : o.scan.services })}/>\n`;
+    if (o.scan) head += `<scaninfo type="${o.scan.type ?? 'connect'}" protocol="tcp"${attrs({ numservices: o.scan.count, services: o.scan.services === '-' ? '1-65535' : o.scan.services })}/>\n`;
     head += '<verbose level="0"/>\n<debugging level="0"/>\n';
     this.out.push(head);
   }
