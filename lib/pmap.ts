@@ -200,7 +200,8 @@ function probeRecords(
     const share = fdLimit === null ? null : Math.floor(fdLimit / options.shards);
     return inThreads(work, { module: PROBES_MODULE, entry: 'tcpRecords', options: { ...tcp, concurrency: perShard, fdLimit: share } }, shardOptions);
   }
-  const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all'];
+  // -v: each shard names its engine (said once: the lines are deduplicated) and ends with its summary.
+  const common = ['-n', String(perShard), ...timingArgs(options.timing), '--all', ...(options.verbose ? ['-v'] : [])];
   return options.kind === 'tcp'
     ? inProcesses(work, BIN('tcpprobe'), [...common, ...(options.rankedPorts ? ['--top-ports', String(options.ports.length)] : ['-p', options.portsSpec]), ...(options.syn ? ['--syn'] : [])], shardOptions)
     : inProcesses(work, BIN('pingprobe'), [...common, '-c', String(options.count)], shardOptions);

@@ -248,6 +248,11 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
   t.equal(pmap.code, 0, pmap.stderr);
   t.match(pmap.stderr, /pmap: engine: native syn/);
   t.match(readFileSync(xml, 'utf8'), '<scaninfo type="syn" protocol="tcp" numservices="6" services="7000-7005"/>');
+  // -m proc: the shards are tcpprobe --syn processes; -v has them name their engine, said once.
+  const shards = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '-m', 'proc', '-n', '2', '--json', '--all', '-t', '500', ...ports, '127.0.0.1', '::1']);
+  t.equal(shards.code, 0, shards.stderr);
+  t.equal(shards.stderr.match(/^pmap: tcpprobe: engine: native syn /gm)?.length, 1, shards.stderr);
+  t.equal(shards.stdout.trim().split('\n').length, 12, 'every port of both hosts');
   t.same(
     pmap.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string }).map(({ ip, port, state }) => ({ ip, port, state })).sort((x, y) => x.port - y.port),
     expected.filter((record) => record.ip === '::1'),
