@@ -1,8 +1,10 @@
-// Drives one backend (tcp.c or icmp.c) without Node, so valgrind and AddressSanitizer see every
-// byte the backend touches at native speed (Node itself under valgrind is 30x slower and noisy).
-// Built by test/native-memory.test.ts with the compiler that builds the addon:
+// Drives one backend (tcp.c, icmp.c or syn.c) without Node, so valgrind and AddressSanitizer see
+// every byte the backend touches at native speed (Node itself under valgrind is 30x slower and
+// noisy). Built by test/native-memory.test.ts and test/syn-memory.test.ts (-DWITH_SYN) with the
+// compiler that builds the addon:
 //   harness tcp 127.0.0.1 65535 WINDOW    connects to ports 1..N
 //   harness icmp 127.0.0.0 65536 WINDOW   echoes to N addresses from the base
+//   harness syn 127.0.0.1 65535 WINDOW    SYNs to ports 1..N, with cancels and retimes on the way
 // Prints the completions by kind; exits 0 when every request got exactly one completion.
 #define _GNU_SOURCE
 #include "engine.h"
@@ -47,7 +49,7 @@ int main(int argc, char **argv) {
   const backend *be = tcp ? &tcp_backend : &icmp_backend;
 #ifdef WITH_SYN  // test/syn-memory.test.ts: `harness syn 127.0.0.1 65535 WINDOW`, ports 1..N
   int syn = strcmp(argv[1], "syn") == 0;
-  int32_t cancel_sent = 0;
+  int32_t cancel_sent = 0, retime_sent = 0;
   if (syn) be = &syn_backend, tcp = 1;
   completed = calloc((size_t)atol(argv[3]) + 2, 1);
 #endif
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
       if (syn && sent % 100 == 75) cancel_sent = req[0];
       // A shorter wait for one in 100 while it is queued (still far above a loopback answer).
       if (syn && sent % 100 == 90) be->retime(&e, e.state, req[0], 500);
+      if (syn && sent % 100 == 95) retime_sent = req[0];
 #endif
     }
     if (be->flush) be->flush(&e, e.state);
@@ -92,6 +95,9 @@ int main(int argc, char **argv) {
     // (The flush reads the answers that came at once: a cancel after one of them is a no-op.)
     if (cancel_sent && !completed[cancel_sent]) be->cancel(&e, e.state, cancel_sent), outstanding--, completions++;
     cancel_sent = 0;
+    // And one once it left (unless answered already): a new deadline, the old one left to lapse.
+    if (retime_sent) be->retime(&e, e.state, retime_sent, 600);
+    retime_sent = 0;
 #endif
     int64_t next = be->expire(&e, e.state, now_ns());
     int timeout = next < 0 ? 100 : (int)((next - now_ns()) / 1000000 + 1);

@@ -33,6 +33,7 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -52,6 +53,7 @@ typedef struct probe {
   int32_t token;      // 0: cancelled while queued, freed by the flush
   uint8_t fam;        // 0 IPv4, 1 IPv6
   uint8_t queued;
+  uint8_t in_job;     // handed to the sender, not known sent yet: no deadline until it is
   uint16_t port;
   uint8_t addr[16];
   uint8_t src[16];
@@ -70,6 +72,7 @@ typedef struct timer {
 typedef struct send_job {
   int fd;
   unsigned n;
+  int64_t sent_ns;  // the sender's clock as it sent the job
   int32_t token[BATCH];
   int32_t error[BATCH];  // after the send: 0, or the errno of that SYN
   uint8_t packets[BATCH][IP4_BYTES + SYN_BYTES];
@@ -80,7 +83,7 @@ typedef struct send_job {
 
 enum { JOB_FREE, JOB_GIVEN, JOB_SENT };
 
-// A second thread that sends every other batch. On loopback (and on any path where the kernel does
+// A second thread that sends a batch whenever it is free. On loopback (and on any path where the kernel does
 // the answering side's work in the sender's context) a SYN costs its sender the target's work too:
 // tcp_v4_rcv, the RST and its delivery back, about 3/4 of the engine thread's time by perf on a
 // full-port scan of 127.0.0.1. With a second sender that work runs on a second core.
@@ -91,6 +94,9 @@ typedef struct sender {
   int state;  // under mu: JOB_FREE (the engine thread's to fill), JOB_GIVEN (the sender's), JOB_SENT
   int stop;   // under mu
   int evfd;   // written by the sender when a job is sent: the engine thread collects its errors
+#ifdef TEST_SENDER_STALL_MS
+  int jobs;
+#endif
   send_job job;
 } sender;
 
@@ -340,10 +346,11 @@ static int open_fam(engine *e, fam_state *f) {
 
 static void *sender_main(void *arg);
 
-// The second sender, on a machine with more than one CPU; NULL otherwise or when it cannot start
+// The second sender, where this process may use more than one CPU; NULL otherwise or when it cannot start
 // (then the engine thread sends everything, as it would anyway).
 static sender *start_sender(engine *e) {
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) return NULL;
+  cpu_set_t cpus;  // the CPUs this process may run on (affinity, cpusets), not the machine's
+  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) < 2 : sysconf(_SC_NPROCESSORS_ONLN) < 2) return NULL;
   sender *t = calloc(1, sizeof *t);
   if (t == NULL) return NULL;
   t->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -502,7 +509,8 @@ static void build_syn(const syn_state *s, const fam_state *f, const probe *p, ui
   }
 }
 
-// raw(7), IP_HDRINCL: the kernel fills in the header checksum, the total length and a zero ID.
+// raw(7), IP_HDRINCL: the kernel fills in the header checksum and the total length, and the ID
+// when it is zero.
 static void build_ip4(const probe *p, uint8_t *h) {
   memset(h, 0, IP4_BYTES);
   h[0] = 0x45;  // version 4, 5 words
@@ -532,14 +540,22 @@ static void send_job_now(send_job *j) {
 }
 
 // A sent job's errors become those SYNs' completions (EAGAIN, ENOBUFS: JavaScript backs off and
-// tries again; EPERM: a local firewall). A SYN JavaScript cancelled meanwhile is gone: no word.
+// tries again; EPERM: a local firewall); the others' waits start from when the sender sent them (a
+// sender held up by a loaded machine must not cost them their time). A SYN answered, cancelled or
+// timed out meanwhile is gone: no word.
 static void collect_job(engine *e, syn_state *s, send_job *j) {
   for (unsigned i = 0; i < j->n; i++) {
-    if (j->error[i] == 0) continue;
     probe *p = find_token(s, j->token[i]);
     if (p == NULL) continue;
-    engine_complete(e, p->token, K_ERROR, j->error[i], 0);
-    free_probe(s, p);
+    if (j->error[i] != 0) {
+      engine_complete(e, p->token, K_ERROR, j->error[i], 0);
+      free_probe(s, p);
+    } else if (p->in_job) {
+      p->in_job = 0;
+      p->sent_ns = j->sent_ns;
+      p->deadline_ns = p->sent_ns + p->timeout_ns;
+      heap_push(s, (timer){p->deadline_ns, p->token});
+    }
   }
   j->n = 0;
 }
@@ -551,6 +567,10 @@ static void *sender_main(void *arg) {
     while (t->state != JOB_GIVEN && !t->stop) pthread_cond_wait(&t->cv, &t->mu);
     if (t->stop) break;
     pthread_mutex_unlock(&t->mu);
+#ifdef TEST_SENDER_STALL_MS  // test/syn-memory.test.ts's harness only: a sender held up (a loaded machine)
+    if (++t->jobs == 4) usleep(TEST_SENDER_STALL_MS * 1000);
+#endif
+    t->job.sent_ns = now_ns();
     send_job_now(&t->job);
     pthread_mutex_lock(&t->mu);
     t->state = JOB_SENT;
@@ -579,9 +599,11 @@ static send_job *free_sender_job(engine *e, syn_state *s) {
   return &t->job;
 }
 
-// Up to BATCH queued SYNs into `j`, from queue position *done on; each counts as sent from now
-// (its answer can come only after the send, and only this thread reads answers).
-static void fill_job(syn_state *s, fam_state *f, send_job *j, size_t *done, int64_t now) {
+// Up to BATCH queued SYNs into `j`, from queue position *done on; each leaves the queue now (its
+// answer can come only after the send, and only this thread reads answers). Sent here (`armed`),
+// each one's wait starts now; for the sender, when collect_job hears it went out (until then `now`
+// is only the start of an answer's RTT).
+static void fill_job(syn_state *s, fam_state *f, send_job *j, size_t *done, int64_t now, int armed) {
   size_t header = f->family == AF_INET ? IP4_BYTES : 0;
   j->fd = f->send;
   j->n = 0;
@@ -616,6 +638,10 @@ static void fill_job(syn_state *s, fam_state *f, send_job *j, size_t *done, int6
     j->msgs[n].msg_hdr.msg_iovlen = 1;
     p->queued = 0;
     p->sent_ns = now;
+    if (!armed) {
+      p->in_job = 1;
+      continue;
+    }
     p->deadline_ns = now + p->timeout_ns;
     heap_push(s, (timer){p->deadline_ns, p->token});
   }
@@ -628,7 +654,7 @@ static void send_queue(engine *e, syn_state *s, fam_state *f) {
     send_job *j = free_sender_job(e, s);
     int given = j != NULL;
     if (!given) j = &s->local;
-    fill_job(s, f, j, &done, now_ns());
+    fill_job(s, f, j, &done, now_ns(), !given);
     if (j->n == 0) break;
     if (given) {
       sender *t = s->sender;
@@ -805,7 +831,7 @@ static void syn_retime(engine *e, void *state, int32_t token, int32_t timeout_ms
   int64_t timeout_ns = (int64_t)timeout_ms * 1000000;
   if (timeout_ns >= p->timeout_ns) return;
   p->timeout_ns = timeout_ns;
-  if (p->queued) return;  // not sent yet: its deadline is set when it is
+  if (p->queued || p->in_job) return;  // not sent yet: its deadline is set when it is
   p->deadline_ns = p->sent_ns + timeout_ns;
   heap_push(s, (timer){p->deadline_ns, p->token});  // the old entry no longer matches: dropped when met
 }
