@@ -1,7 +1,7 @@
 // The ping sweep: target records in, a record per answering host out (and per silent one with --all).
 // Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
 import { readFileSync } from 'node:fs';
-import { Observable } from './rx.js';
+import { Observable, type Subscription } from './rx.js';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoHandle, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';
@@ -80,9 +80,10 @@ export interface Pinger {
   timing?: () => string;
   /**
    * One host's echoes: `done` gets the result once (`fail` an error of the engine itself), unless
-   * the handle is cancelled first.
+   * the handle is cancelled, or the pinger closed, first.
    */
   start(ip: string, family: Family, options: EchoOptions, done: (result: EchoResult) => void, fail: (err: unknown) => void): EchoHandle;
+  /** Ends every host's echoes still running (no result comes for them) and closes the sockets. */
   close(): void;
 }
 
@@ -321,13 +322,33 @@ export async function openPinger(options: PingOptions): Promise<Pinger> {
     throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${grantHint()}`);
   }
   if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
+  // Each host's ping processes, so close() kills those still running.
+  const live = new Set<Subscription>();
   return {
     method: 'ping',
     slots: options.concurrency,
     start: (ip, family, echo, done, fail) => {
-      const subscription = pingCommandProbe(run, ip, family, echo).subscribe({ next: done, error: fail });
-      return { cancel: () => subscription.unsubscribe() };
+      const subscription: Subscription = pingCommandProbe(run, ip, family, echo).subscribe({
+        next: (result) => {
+          live.delete(subscription);
+          done(result);
+        },
+        error: (err: unknown) => {
+          live.delete(subscription);
+          fail(err);
+        },
+      });
+      if (!subscription.closed) live.add(subscription);
+      return {
+        cancel: () => {
+          live.delete(subscription);
+          subscription.unsubscribe();
+        },
+      };
     },
-    close: () => undefined,
+    close: () => {
+      for (const subscription of live) subscription.unsubscribe();
+      live.clear();
+    },
   };
 }

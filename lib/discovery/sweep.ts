@@ -8,7 +8,7 @@
 //   ARP is found in about one read, not after every echo retry timed out.
 import type { ParsedArgs } from 'minimist';
 import { Observable } from '../rx.js';
-import type { EchoHandle, EchoResult } from '../icmp-engine.js';
+import type { EchoResult } from '../icmp-engine.js';
 import { echoOptions, hostRecord, onlyIp, openPinger, type Pinger, type PingOptions } from '../pingprobe.js';
 import { pullEach } from '../pool.js';
 import { withInput, type Rec, type Target } from '../records.js';
@@ -83,10 +83,9 @@ interface Host {
   said: boolean;
   /** The echo sweep's record for this host, once its tries are over. */
   echoed?: Rec;
-  /** Its echoes while they run. */
-  echo: EchoHandle | undefined;
   tcpPending: number;
-  cancelTcp: (() => void)[];
+  /** Cancels of its TCP pings (none without --tcp). */
+  cancelTcp: (() => void)[] | undefined;
 }
 
 const NO_PORTS: readonly number[] = [];
@@ -136,8 +135,9 @@ export function discoverySweep(
   const records = new Observable<Rec>((subscriber) => {
     // Hosts whose verdict is still open.
     const open = new Set<Host>();
-    // Hosts whose echoes still run (a host decided otherwise keeps its echo slot until they end).
-    const echoing = new Set<Host>();
+    // Hosts whose echoes still run (a host decided otherwise keeps its echo slot until they end);
+    // the pinger's close() ends those left.
+    let echoing = 0;
     let pinger: Pinger | undefined;
     let loop: ReturnType<typeof pullEach<Target>> | undefined;
     let poller: ReturnType<typeof setTimeout> | undefined;
@@ -167,7 +167,7 @@ export function discoverySweep(
       host.said = true;
       stats.alive++;
       stats.byMethod[method]++;
-      for (const cancel of host.cancelTcp.splice(0)) cancel();
+      cancelTcp(host);
       host.tcpPending = 0;
       // An echo's record as pingprobe always wrote it, `method` added; else the target's fields.
       let record: Rec;
@@ -198,6 +198,9 @@ export function discoverySweep(
       stats.hosts++;
       loop?.pump();
       finishIfDone();
+    };
+    const cancelTcp = (host: Host): void => {
+      if (host.cancelTcp) for (const cancel of host.cancelTcp.splice(0)) cancel();
     };
     const keyOf = (host: Host): string => (host.key ??= canonicalAddress(host.target.ip) ?? host.target.ip);
     const finalLook = async (host: Host): Promise<void> => {
@@ -262,8 +265,7 @@ export function discoverySweep(
     };
 
     const echoed = (host: Host, result: EchoResult): void => {
-      echoing.delete(host);
-      host.echo = undefined;
+      echoing--;
       stats.sent += result.sent;
       const alive = result.rtts.length > 0;
       if (host.open) {
@@ -275,11 +277,11 @@ export function discoverySweep(
       if (!stopped) loop?.pump();
     };
     const start = (target: Target): void => {
-      const host: Host = { target, index: nextIndex++, startedAt: performance.now(), key: undefined, open: true, said: false, echo: undefined, tcpPending: 0, cancelTcp: [] };
+      const host: Host = { target, index: nextIndex++, startedAt: performance.now(), key: undefined, open: true, said: false, tcpPending: 0, cancelTcp: prober ? [] : undefined };
       open.add(host);
       for (const port of prober ? tcpPorts : NO_PORTS) {
         host.tcpPending++;
-        host.cancelTcp.push(
+        host.cancelTcp?.push(
           prober!.start(target.ip, port, (outcome) => {
             if (host.said) return;
             host.tcpPending--;
@@ -289,15 +291,8 @@ export function discoverySweep(
         );
       }
       schedulePoll();
-      let settled = false;
-      const handle = pinger!.start(target.ip, familyOf(target.ip) || 4, echo, (result) => {
-        settled = true;
-        echoed(host, result);
-      }, fail);
-      if (!settled) {
-        host.echo = handle;
-        echoing.add(host);
-      }
+      echoing++;
+      pinger!.start(target.ip, familyOf(target.ip) || 4, echo, (result) => echoed(host, result), fail);
     };
     function stop(): void {
       if (stopped) return;
@@ -305,9 +300,7 @@ export function discoverySweep(
       if (poller) clearTimeout(poller);
       poller = undefined;
       loop?.stop();
-      for (const host of open) for (const cancel of host.cancelTcp.splice(0)) cancel();
-      for (const host of echoing) host.echo?.cancel();
-      echoing.clear();
+      for (const host of open) cancelTcp(host);
       pinger?.close();
     }
 
@@ -320,7 +313,7 @@ export function discoverySweep(
         loop = pullEach(targets, {
           // As many hosts undecided as -n (their TCP ping may outlast the echo), and no more echoes
           // running than the echo engine's slots.
-          room: () => open.size + held.size < options.concurrency && echoing.size < chosen.slots,
+          room: () => open.size + held.size < options.concurrency && echoing < chosen.slots,
           ...(ready ? { ready } : {}),
           start,
           end: () => {
