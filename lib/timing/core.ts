@@ -275,9 +275,13 @@ export class TimingCore<P, D> {
     this.stats.answers++;
     this.land(probe);
     const host = this.hostOf(target.host);
-    host.rtt.add(rtt);
+    // A host whose last target this is drops its state as the target settles (release): its own
+    // sample would go with it (a sweep's every host).
+    if (host.targets > 1 || host.flying.size > 0) {
+      host.rtt.add(rtt);
+      if (host.rtt.samples > 0 && host.flying.size > 0) this.sampledFlying.add(host);
+    }
     this.group.add(rtt);
-    if (host.rtt.samples > 0 && host.flying.size > 0) this.sampledFlying.add(host);
     if (probe.tryno > 0) this.sawLoss(probe.tryno, now);
     else this.grow();
     this.finish(target, { kind: 'answer', rtt, tries: target.tries, data });
@@ -503,10 +507,12 @@ export class TimingCore<P, D> {
   private land(probe: Probe<P>): void {
     if (!this.flying.delete(probe.id)) return;
     if (probe.timeUpAt !== undefined) this.judging.delete(probe.id);
-    const host = this.hosts.get(probe.target.host);
-    host?.flying.delete(probe.id);
-    if (host?.flying.size === 0) this.sampledFlying.delete(host);
     if (probe.tryno > 0) this.flyingRetransmissions--;
+    const host = this.hosts.get(probe.target.host);
+    if (!host) return;
+    host.flying.delete(probe.id);
+    // Only a host with samples of its own is ever in sampledFlying.
+    if (host.flying.size === 0 && host.rtt.samples > 0) this.sampledFlying.delete(host);
   }
 
   /**
