@@ -130,20 +130,18 @@ export function pingSweep(
     let loop: ReturnType<typeof pullEach<Target>> | undefined;
     let stopped = false;
     let inputDone = false;
-    // Hosts under way, for cancelling them; --ordered: records waiting for those before them.
-    const running = new Set<EchoHandle>();
+    // Hosts under way (the pinger's close() ends them); --ordered: records waiting for those before them.
+    let running = 0;
     const held = new Map<number, Rec | null>();
     let index = 0;
     let toEmit = 0;
     const close = (): void => {
       stopped = true;
       loop?.stop();
-      for (const handle of running) handle.cancel();
-      running.clear();
       pinger?.close();
     };
     const finishIfDone = (): void => {
-      if (inputDone && running.size === 0 && held.size === 0 && !stopped) {
+      if (inputDone && running === 0 && held.size === 0 && !stopped) {
         close();
         subscriber.complete();
       }
@@ -166,11 +164,8 @@ export function pingSweep(
     };
     const start = (target: Target): void => {
       const at = index++;
-      let handle: EchoHandle | undefined;
-      let settled = false;
       const done = (result: EchoResult): void => {
-        settled = true;
-        if (handle) running.delete(handle);
+        running--;
         stats.hosts++;
         stats.sent += result.sent;
         const alive = result.rtts.length > 0;
@@ -180,8 +175,8 @@ export function pingSweep(
         loop!.pump();
         finishIfDone();
       };
-      handle = pinger!.start(target.ip, familyOf(target.ip) || 4, echo, done, fail);
-      if (!settled) running.add(handle);
+      running++;
+      pinger!.start(target.ip, familyOf(target.ip) || 4, echo, done, fail);
     };
     openPinger(options).then(
       (chosen) => {
@@ -191,7 +186,7 @@ export function pingSweep(
         if (stopped) return chosen.close();
         loop = pullEach(targets, {
           // --ordered: a slot stays taken until the host's record is out (as pullMerge's).
-          room: () => running.size + held.size < chosen.slots,
+          room: () => running + held.size < chosen.slots,
           ...(ready ? { ready } : {}),
           start,
           end: () => {
