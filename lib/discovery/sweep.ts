@@ -129,7 +129,7 @@ export function discoverySweep(
   };
   stats.timing = () => 'timing: system ping, fixed waits';
 
-  // One host's path, per host: a Host, its echo's handle, a record. The echo sweep's own loop
+  // What a host costs here: a Host, one callback, its record. The echo sweep's own loop
   // (pingSweep) is not used here: it made an Observable per host and a generator step between the
   // two loops, and its records were copied again here (measured on a 65536-host loopback sweep).
   const records = new Observable<Rec>((subscriber) => {
