@@ -20,6 +20,8 @@ const FLOOR_SOURCE = fileURLToPath(new URL('../../bench/ping-floor.c', import.me
 const LISTENER = fileURLToPath(new URL('../test/fixtures/listen.js', import.meta.url));
 const LISTEN_PORTS = [22, 80, 443, 8080, 45000];
 const REPEAT = 5;
+/** BENCH_NATIVE_ROWS=ping: only the ping rows (no listener, no connect scans). */
+const ONLY_PING = process.env.BENCH_NATIVE_ROWS === 'ping';
 const NMAP_ST = ['nmap', '-sT', '-p-', '-T5', '-n', '-Pn', '-oG', '-', '127.0.0.1'];
 
 export async function benchNative(): Promise<BenchRow[]> {
@@ -37,7 +39,7 @@ export async function benchNative(): Promise<BenchRow[]> {
     const where = netns ? ' (own netns)' : '';
     const peer = nmap ? { name: 'nmap -sT -p- -T5', argv: NMAP_ST, options } : null;
     const check = (ours: string, theirs: string | null): boolean => openPorts(ours) === truth && (theirs === null || nmapOpenPorts(theirs) === truth);
-    for (const engine of ['native', 'net'] as const) {
+    for (const engine of ONLY_PING ? [] : (['native', 'net'] as const)) {
       if (engine === 'native' && 'error' in loaded) {
         process.stderr.write(`bench: native rows skipped: ${loaded.error}\n`);
         continue;

@@ -50,6 +50,10 @@ export interface EchoResult {
   reason?: string;
 }
 
+/** A host's echoes under way, from a prober's start(): cancel() drops them (no result is given then). */
+export interface EchoHandle {
+  cancel(): void;
+}
 
 /** What an echo in flight needs: its family and address, and the sequences its tries used. */
 interface EchoTarget {
@@ -161,37 +165,46 @@ export class IcmpEngine {
    */
   probe(ip: string, family: Family, options: Pick<EchoOptions, 'count'>): Observable<EchoResult> {
     return new Observable<EchoResult>((subscriber) => {
-      const result: EchoResult = { rtts: [], sent: 0 };
-      let echoes = 0;
-      let current: Target<EchoTarget> | undefined;
-      const next = (): void => {
-        try {
-          this.open(family);
-        } catch (err) {
-          result.sent++;
-          return settled({ kind: 'error', tries: 1, data: { reason: (err as Error).message } });
-        }
-        const payload: EchoTarget = { family, ip, sequences: [], refused: 0, done: (verdict) => settled(verdict) };
-        current = this.timing.core.add(ip, payload, this.clock.now(), options.count > 1 ? 1 : undefined);
-        this.timing.kick();
-      };
-      const settled = (verdict: Verdict<EchoAnswer>): void => {
-        current = undefined;
-        if (tallyEcho(result, verdict, ++echoes, options.count)) {
-          subscriber.next(result);
-          subscriber.complete();
-        } else {
-          next();
-        }
-      };
-      next();
-      return () => {
-        if (!current) return;
-        for (const sequence of current.payload.sequences) this.forget(family, sequence);
-        this.timing.core.cancel(current, this.clock.now());
-        this.timing.kick();
-      };
+      const echo = this.start(ip, family, options.count, (result) => {
+        subscriber.next(result);
+        subscriber.complete();
+      });
+      return () => echo.cancel();
     });
+  }
+
+  /** `probe` without an Observable (a sweep's per-host path): `done` once, unless cancel() comes first. */
+  start(ip: string, family: Family, count: number, done: (result: EchoResult) => void): EchoHandle {
+    const result: EchoResult = { rtts: [], sent: 0 };
+    let echoes = 0;
+    let current: Target<EchoTarget> | undefined;
+    const next = (): void => {
+      try {
+        this.open(family);
+      } catch (err) {
+        result.sent++;
+        return settled({ kind: 'error', tries: 1, data: { reason: (err as Error).message } });
+      }
+      const payload: EchoTarget = { family, ip, sequences: [], refused: 0, done: settled };
+      current = this.timing.core.add(ip, payload, this.clock.now(), count > 1 ? 1 : undefined);
+      this.timing.kick();
+    };
+    const settled = (verdict: Verdict<EchoAnswer>): void => {
+      current = undefined;
+      if (tallyEcho(result, verdict, ++echoes, count)) done(result);
+      else next();
+    };
+    next();
+    return {
+      cancel: () => {
+        if (!current) return;
+        const target = current;
+        current = undefined;
+        for (const sequence of target.payload.sequences) this.forget(family, sequence);
+        this.timing.core.cancel(target, this.clock.now());
+        this.timing.kick();
+      },
+    };
   }
 
   close(): void {

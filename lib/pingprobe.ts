@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { Observable, type Subscription } from './rx.js';
 import { UsageError } from './frame.js';
-import { DEFAULT_BACKOFF, IcmpEngine, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
+import { DEFAULT_BACKOFF, IcmpEngine, type EchoHandle, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';
 import { loadAddon, type NativeAddon } from './native/addon.js';
 import { NativeIcmpProber } from './native/icmp.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
-import { pullMerge } from './pool.js';
+import { pullEach } from './pool.js';
 import { withInput, type Rec, type Target } from './records.js';
 import { familyOf, type Family } from './targets.js';
 import { timingSummary } from './timing/core.js';
@@ -72,12 +72,18 @@ export class PrivilegeError extends Error {
   override name = 'PrivilegeError';
 }
 
-interface Prober {
+/** The engine a sweep pings through, chosen by openPinger. */
+export interface Pinger {
   method: 'native' | 'raw' | 'ping';
   /** Hosts worked on at once: the timing core's limit plus room for hosts waiting on its bench. */
   slots: number;
   timing?: () => string;
-  probe(ip: string, family: Family, options: EchoOptions): Observable<EchoResult>;
+  /**
+   * One host's echoes: `done` gets the result once (`fail` an error of the engine itself), unless
+   * the handle is cancelled, or the pinger closed, first.
+   */
+  start(ip: string, family: Family, options: EchoOptions, done: (result: EchoResult) => void, fail: (err: unknown) => void): EchoHandle;
+  /** Ends every host's echoes still running (no result comes for them) and closes the sockets. */
   close(): void;
 }
 
@@ -118,54 +124,78 @@ export function pingSweep(
   ready?: () => Promise<void> | undefined,
 ): { records: Observable<Rec>; stats: PingStats } {
   const stats: PingStats = { hosts: 0, alive: 0, sent: 0 };
-  const echo: EchoOptions = {
-    timeoutMs: options.timeoutMs,
-    // The ping binary has no loss measure: one retransmission, as the core allows before it sees loss.
-    retries: Math.min(options.retries, 1),
-    backoff: options.backoff ?? DEFAULT_BACKOFF,
-    count: options.count,
-  };
+  const echo = echoOptions(options);
   const records = new Observable<Rec>((subscriber) => {
-    let prober: Prober | undefined;
-    let sweep: Subscription | undefined;
+    let pinger: Pinger | undefined;
+    let loop: ReturnType<typeof pullEach<Target>> | undefined;
     let stopped = false;
+    let inputDone = false;
+    // Hosts under way (the pinger's close() ends them); --ordered: records waiting for those before them.
+    let running = 0;
+    const held = new Map<number, Rec | null>();
+    let index = 0;
+    let toEmit = 0;
     const close = (): void => {
       stopped = true;
-      sweep?.unsubscribe();
-      prober?.close();
+      loop?.stop();
+      pinger?.close();
     };
-    chooseProber(options).then(
+    const finishIfDone = (): void => {
+      if (inputDone && running === 0 && held.size === 0 && !stopped) {
+        close();
+        subscriber.complete();
+      }
+    };
+    const fail = (err: unknown): void => {
+      if (stopped) return;
+      close();
+      subscriber.error(err);
+    };
+    const emit = (at: number, record: Rec | null): void => {
+      if (!options.ordered) {
+        if (record) subscriber.next(record);
+        return;
+      }
+      held.set(at, record);
+      for (let next = held.get(toEmit); next !== undefined && !stopped; next = held.get(toEmit)) {
+        held.delete(toEmit++);
+        if (next) subscriber.next(next);
+      }
+    };
+    const start = (target: Target): void => {
+      const at = index++;
+      const done = (result: EchoResult): void => {
+        running--;
+        stats.hosts++;
+        stats.sent += result.sent;
+        const alive = result.rtts.length > 0;
+        if (alive) stats.alive++;
+        emit(at, alive || options.all ? hostRecord(target, result, echo.count) : null);
+        if (stopped) return;
+        loop!.pump();
+        finishIfDone();
+      };
+      running++;
+      pinger!.start(target.ip, familyOf(target.ip) || 4, echo, done, fail);
+    };
+    openPinger(options).then(
       (chosen) => {
-        prober = chosen;
+        pinger = chosen;
         stats.method = chosen.method;
         if (chosen.timing) stats.timing = chosen.timing;
         if (stopped) return chosen.close();
-        const probeTarget = (target: Target): Observable<Rec> =>
-          new Observable<Rec>((inner) => {
-            const family = familyOf(target.ip) || 4;
-            return chosen.probe(target.ip, family, echo).subscribe({
-              next: (result) => {
-                stats.hosts++;
-                stats.sent += result.sent;
-                if (result.rtts.length > 0) stats.alive++;
-                const record = hostRecord(target, result, echo.count);
-                if (record.alive || options.all) inner.next(record);
-              },
-              error: (err: unknown) => inner.error(err),
-              complete: () => inner.complete(),
-            });
-          });
-        sweep = pullMerge(targets, chosen.slots, probeTarget, { ordered: Boolean(options.ordered), ...(ready ? { ready } : {}) }).subscribe({
-          next: (record) => subscriber.next(record),
-          error: (err: unknown) => {
-            close();
-            subscriber.error(err);
+        loop = pullEach(targets, {
+          // --ordered: a slot stays taken until the host's record is out (as pullMerge's).
+          room: () => running + held.size < chosen.slots,
+          ...(ready ? { ready } : {}),
+          start,
+          end: () => {
+            inputDone = true;
+            finishIfDone();
           },
-          complete: () => {
-            close();
-            subscriber.complete();
-          },
+          fail,
         });
+        loop.pump();
       },
       (err: unknown) => subscriber.error(err),
     );
@@ -174,11 +204,23 @@ export function pingSweep(
   return { records, stats };
 }
 
+/** The echo options of a sweep's hosts. */
+export function echoOptions(options: PingOptions): EchoOptions {
+  return {
+    timeoutMs: options.timeoutMs,
+    // The ping binary has no loss measure: one retransmission, as the core allows before it sees loss.
+    retries: Math.min(options.retries, 1),
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    count: options.count,
+  };
+}
+
 const PROBE_FIELDS = ['rtt', 'ttl', 'reason', 'sent', 'received', 'loss', 'rttMin', 'rttAvg', 'rttMax'];
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-function onlyIp(target: Target): boolean {
+/** Whether a target is a bare address (no field but `ip`). */
+export function onlyIp(target: Target): boolean {
   for (const key in target) if (key !== 'ip') return false;
   return true;
 }
@@ -193,7 +235,8 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
   if (onlyIp(target)) {
     // A bare address (iprange's output, a sweep's usual input): no spread, no deletes. Measured on
     // a 65536-host sweep through the addon, the spread and deletes with their garbage were half the time.
-    record = withInput({ ip: target.ip, alive }, target);
+    // No input attached either: its only field is the record's own ip, which keepEarlier leaves as it is.
+    record = { ip: target.ip, alive };
   } else {
     record = withInput({ ...target, ip: target.ip, alive }, target);
     // What an earlier sweep said about this host is replaced, not mixed with what this one found.
@@ -224,7 +267,7 @@ export function hostRecord(target: Target, result: EchoResult, count: number): R
  * @neuralegion/raw-socket (said under -v); else, saying so once, the ping binary; else a
  * PrivilegeError. An injected socket layer (tests) means raw.
  */
-async function chooseProber(options: PingOptions): Promise<Prober> {
+export async function openPinger(options: PingOptions): Promise<Pinger> {
   const method = options.method ?? 'auto';
   let why = '';
   let loaded: { addon: NativeAddon } | { error: string } | undefined;
@@ -243,7 +286,7 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
           // As the raw engine: room for hosts on the core's bench and queued.
           slots: Math.min(3 * options.concurrency, 30000),
           timing: () => timingSummary(native.timing.core as never),
-          probe: (ip, family, echo) => native.probe(ip, family, echo),
+          start: (ip, family, echo, done) => native.start(ip, family, echo.count, done),
           close: () => native.close(),
         };
       }
@@ -257,7 +300,7 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
         // space (two sequences per host).
         slots: Math.min(3 * options.concurrency, 30000),
         timing: () => timingSummary(engine.timing.core as never),
-        probe: (ip, family, echo) => engine.probe(ip, family, echo),
+        start: (ip, family, echo, done) => engine.start(ip, family, echo.count, done),
         close: () => engine.close(),
       };
     } catch (err) {
@@ -274,5 +317,33 @@ async function chooseProber(options: PingOptions): Promise<Prober> {
     throw new PrivilegeError(`${why ? `${why}, and ` : ''}the ping binary cannot send either (${failure}); ${grantHint()}`);
   }
   if (why) options.log?.(`${why}: pinging through the system ping binary, one process per host`);
-  return { method: 'ping', slots: options.concurrency, probe: (ip, family, echo) => pingCommandProbe(run, ip, family, echo), close: () => undefined };
+  // Each host's ping processes, so close() kills those still running.
+  const live = new Set<Subscription>();
+  return {
+    method: 'ping',
+    slots: options.concurrency,
+    start: (ip, family, echo, done, fail) => {
+      const subscription: Subscription = pingCommandProbe(run, ip, family, echo).subscribe({
+        next: (result) => {
+          live.delete(subscription);
+          done(result);
+        },
+        error: (err: unknown) => {
+          live.delete(subscription);
+          fail(err);
+        },
+      });
+      if (!subscription.closed) live.add(subscription);
+      return {
+        cancel: () => {
+          live.delete(subscription);
+          subscription.unsubscribe();
+        },
+      };
+    },
+    close: () => {
+      for (const subscription of live) subscription.unsubscribe();
+      live.clear();
+    },
+  };
 }

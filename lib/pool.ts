@@ -141,3 +141,87 @@ export function pullMerge<In, Out>(
     };
   });
 }
+
+/** What pullEach asks of its caller, who keeps the count of items under way. */
+export interface PullHooks<In> {
+  /** Whether another item may start now (a free slot). */
+  room(): boolean;
+  /** Awaited before each pull, as PoolOptions.ready. */
+  ready?: () => Promise<void> | undefined;
+  /** Work on one item; when it ends, the caller frees its slot and calls pump(). */
+  start(item: In): void;
+  /** The input ran out (once). */
+  end(): void;
+  /** Reading the input (or starting an item) threw. */
+  fail(err: unknown): void;
+}
+
+/**
+ * pullMerge's pulling without an Observable, subscriber and closures per item: for per-item paths
+ * that are themselves callbacks (a ping sweep starts 65536 hosts; each Observable layer cost
+ * measurable time and garbage there). Pulls while `room()` and `ready()` allow; `pump()` again
+ * when a slot frees; `stop()` stops pulling and returns the iterator.
+ */
+export function pullEach<In>(source: AsyncIterable<In> | Iterable<In>, hooks: PullHooks<In>): { pump(): void; stop(): void } {
+  const iterator: AsyncIterator<In> | Iterator<In> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  let exhausted = false;
+  let pumping = false;
+  let stopped = false;
+  let readyPassed = false;
+  const fail = (err: unknown): void => {
+    if (stopped) return;
+    stop();
+    hooks.fail(err);
+  };
+  const take = (step: IteratorResult<In>): void => {
+    if (!step.done) return hooks.start(step.value);
+    exhausted = true;
+    hooks.end();
+  };
+  const resume = (passed: boolean): void => {
+    readyPassed = passed;
+    pumping = false;
+    pump();
+  };
+  // As pullMerge's pump: synchronous until ready() or the input returns a promise, then resumed
+  // from there (`pumping` stays set meanwhile, so a freed slot only calls pump() for nothing).
+  const pump = (): void => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (!stopped && !exhausted && hooks.room()) {
+        if (!readyPassed) {
+          const wait = hooks.ready?.();
+          if (wait) {
+            wait.then(() => resume(true), fail);
+            return;
+          }
+        }
+        readyPassed = false;
+        const result = iterator.next();
+        if (result instanceof Promise) {
+          result.then((step: IteratorResult<In>) => {
+            try {
+              if (!stopped) take(step);
+            } catch (err) {
+              return fail(err);
+            }
+            resume(false);
+          }, fail);
+          return;
+        }
+        take(result);
+      }
+    } catch (err) {
+      fail(err);
+    }
+    pumping = false;
+  };
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    if (!exhausted) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  };
+  return { pump, stop };
+}

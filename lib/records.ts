@@ -214,3 +214,18 @@ export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSi
     void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
 }
+
+/**
+ * untilAborted for either kind of source: a plain iterable stays plain (no promise per item; it
+ * never holds a read pending, so checking the signal before each item is enough).
+ */
+export function stopOnAbort<T>(source: Iterable<T> | AsyncIterable<T>, signal: AbortSignal): Iterable<T> | AsyncIterable<T> {
+  return Symbol.asyncIterator in source ? untilAborted(source, signal) : whileNotAborted(source, signal);
+}
+
+function* whileNotAborted<T>(source: Iterable<T>, signal: AbortSignal): Generator<T> {
+  for (const item of source) {
+    if (signal.aborted) return;
+    yield item;
+  }
+}

@@ -19,6 +19,9 @@
 
 #define SEQS 65536
 #define BATCH 256
+#ifndef SEND_EARLY
+#define SEND_EARLY 64
+#endif
 #define PACKET 16  // 8-byte ICMP header + 8 bytes of payload
 #define RECV_BYTES 512
 #define SEND_BUFFER (8 * 1024 * 1024)
@@ -135,6 +138,9 @@ static void *icmp_create(engine *e, int *err) {
   return s;
 }
 
+static void send_queue(engine *e, icmp_state *s, fam_state *f);
+static void receive(engine *e, icmp_state *s, fam_state *f);
+
 static void icmp_start(engine *e, void *state, const int32_t *req) {
   icmp_state *s = state;
   fam_state *f = &s->fam[req[2] == 6 ? 1 : 0];
@@ -162,6 +168,16 @@ static void icmp_start(engine *e, void *state, const int32_t *req) {
     f->queue = realloc(f->queue, f->cap_queue * sizeof *f->queue);
   }
   f->queue[f->n_queue++] = (outgoing){seq, (int64_t)req[3] * 1000000};
+  // A long run of requests goes out SEND_EARLY at a time, each followed by a read of the replies
+  // already waiting, so the engine hands the first completions to JavaScript (DELIVER_EVERY) while
+  // this thread works on the rest of the run. Measured on a 65536-host loopback sweep at -n 1000:
+  // sending the whole run at flush gave one batch of ~1000 per round, the main thread and this one
+  // taking turns (about 70 batches in all).
+  if (f->n_queue >= SEND_EARLY && (s->retry_ns == 0 || now_ns() >= s->retry_ns)) {
+    s->retry_ns = 0;
+    send_queue(e, s, f);
+    receive(e, s, f);
+  }
 }
 
 static uint16_t checksum(const uint8_t *data, size_t len) {
@@ -298,9 +314,8 @@ static void parse_v6(engine *e, icmp_state *s, fam_state *f, const uint8_t *icmp
   match(e, f, s, (uint16_t)(echo[4] << 8 | echo[5]), (uint16_t)(echo[6] << 8 | echo[7]), orig + 24, K_ICMP_ERROR, icmp[0] << 8 | icmp[1], now);
 }
 
-static void icmp_event(engine *e, void *state, void *ptr, uint32_t events) {
-  icmp_state *s = state;
-  fam_state *f = ptr;
+// Reads every packet waiting on the socket (recvmmsg, BATCH a call) and completes what they answer.
+static void receive(engine *e, icmp_state *s, fam_state *f) {
   uint8_t buffers[BATCH][RECV_BYTES];
   struct sockaddr_in6 from[BATCH];
   struct iovec iov[BATCH];
@@ -319,6 +334,11 @@ static void icmp_event(engine *e, void *state, void *ptr, uint32_t events) {
     }
     if (n < BATCH) break;
   }
+}
+
+static void icmp_event(engine *e, void *state, void *ptr, uint32_t events) {
+  (void)events;
+  receive(e, state, ptr);
 }
 
 static int64_t icmp_expire(engine *e, void *state, int64_t now) {

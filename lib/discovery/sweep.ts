@@ -7,13 +7,15 @@
 //   is read for all hosts in flight at once, a few times a second, so a host that only answers
 //   ARP is found in about one read, not after every echo retry timed out.
 import type { ParsedArgs } from 'minimist';
-import { Observable, type Subscription } from '../rx.js';
-import { pingSweep, type PingOptions } from '../pingprobe.js';
+import { Observable } from '../rx.js';
+import type { EchoResult } from '../icmp-engine.js';
+import { echoOptions, hostRecord, onlyIp, openPinger, type Pinger, type PingOptions } from '../pingprobe.js';
+import { pullEach } from '../pool.js';
 import { withInput, type Rec, type Target } from '../records.js';
 import { lastValue, UsageError } from '../frame.js';
 import { parsePorts, PortSpecError } from '../ports.js';
 import { ConnectProber, netSocketLayer, type SocketLayer } from '../tcp-engine.js';
-import { canonicalAddress } from '../targets.js';
+import { canonicalAddress, familyOf } from '../targets.js';
 import { kernelNeighbours, type NeighbourState, type NeighbourTable } from './neighbours.js';
 
 /** pingprobe's -n bound, for the command that now runs this sweep. */
@@ -73,14 +75,20 @@ interface Host {
   /** Place in the input, for --ordered. */
   index: number;
   startedAt: number;
-  key: string;
+  /** The address as the neighbour table spells it: worked out only when the table is read. */
+  key: string | undefined;
+  /** Not decided yet. */
+  open: boolean;
   /** Said up (by any method): later answers add nothing. */
   said: boolean;
   /** The echo sweep's record for this host, once its tries are over. */
   echoed?: Rec;
   tcpPending: number;
-  cancelTcp: (() => void)[];
+  /** Cancels of its TCP pings (none without --tcp). */
+  cancelTcp: (() => void)[] | undefined;
 }
+
+const NO_PORTS: readonly number[] = [];
 
 /**
  * Discover which `targets` are up. Emits `{...target, ip, alive: true, method, rtt?}` once per host
@@ -92,9 +100,10 @@ export function discoverySweep(
   options: DiscoveryOptions,
   ready?: () => Promise<void> | undefined,
 ): { records: Observable<Rec>; stats: DiscoveryStats } {
-  const tcpPorts = options.tcpPorts ?? [];
+  const tcpPorts = options.tcpPorts ?? NO_PORTS;
   const useNeighbours = options.neighbours ?? true;
   const table = options.table ?? kernelNeighbours();
+  const echo = echoOptions(options);
   const prober =
     tcpPorts.length > 0
       ? new ConnectProber(options.layer ?? netSocketLayer, {
@@ -118,23 +127,22 @@ export function discoverySweep(
       return `${stats.hosts} hosts, ${stats.alive} alive${methods.length ? ` (${methods.join(', ')})` : ''}, ${stats.sent} echoes sent (${stats.method ?? 'no'} ICMP)${prober ? `, ${stats.connects} TCP connects` : ''}${stats.timing ? `; ${stats.timing()}` : ''}`;
     },
   };
+  stats.timing = () => 'timing: system ping, fixed waits';
 
+  // What a host costs here: a Host, one callback, its record. The echo sweep's own loop
+  // (pingSweep) is not used here: it made an Observable per host and a generator step between the
+  // two loops, and its records were copied again here (measured on a 65536-host loopback sweep).
   const records = new Observable<Rec>((subscriber) => {
-    // Hosts whose verdict is still open, by record (the same address may come twice).
-    const open = new Map<Target, Host>();
-    // The same hosts by address, for matching echo records (which are copies, not the target).
-    const byAddress = new Map<string, Host[]>();
-    const forget = (host: Host): void => {
-      open.delete(host.target);
-      const same = byAddress.get(host.target.ip)?.filter((other) => other !== host) ?? [];
-      if (same.length > 0) byAddress.set(host.target.ip, same);
-      else byAddress.delete(host.target.ip);
-    };
-    const waiters: (() => void)[] = [];
+    // Hosts whose verdict is still open.
+    const open = new Set<Host>();
+    // Hosts whose echoes still run (a host decided otherwise keeps its echo slot until they end);
+    // the pinger's close() ends those left.
+    let echoing = 0;
+    let pinger: Pinger | undefined;
+    let loop: ReturnType<typeof pullEach<Target>> | undefined;
     let poller: ReturnType<typeof setTimeout> | undefined;
     let reading = false;
-    let sweep: Subscription | undefined;
-    let sweepDone = false;
+    let stopped = false;
     let inputDone = false;
     // --ordered: decided hosts wait here for those before them (null: down, not shown).
     const held = new Map<number, Rec | null>();
@@ -142,7 +150,7 @@ export function discoverySweep(
     let toEmit = 0;
     const emit = (host: Host, made: Rec | null): void => {
       // Made from the target: the shared writer keeps the target's own fields (records.ts keepEarlier).
-      const record = made && withInput(made, host.target);
+      const record = made && (onlyIp(host.target) ? made : withInput(made, host.target));
       if (!options.ordered) {
         if (record) subscriber.next(record);
         return;
@@ -159,12 +167,14 @@ export function discoverySweep(
       host.said = true;
       stats.alive++;
       stats.byMethod[method]++;
-      for (const cancel of host.cancelTcp.splice(0)) cancel();
+      cancelTcp(host);
       host.tcpPending = 0;
       // An echo's record as pingprobe always wrote it, `method` added; else the target's fields.
       let record: Rec;
-      if (method === 'icmp' && host.echoed) record = { ...host.echoed, method };
-      else {
+      if (method === 'icmp' && host.echoed) {
+        record = host.echoed;
+        record.method = method;
+      } else {
         const { reason: _reason, alive: _alive, rtt: _rtt, ttl: _ttl, ...fields } = host.target;
         record = { ...fields, ip: host.target.ip, alive: true, method };
         if (rtt !== undefined) record.rtt = rtt;
@@ -174,37 +184,47 @@ export function discoverySweep(
     };
     // A host is decided when said up, or when every method has had its say.
     const maybeDone = (host: Host): void => {
-      if (!open.has(host.target)) return;
+      if (!host.open) return;
       if (!host.said && (host.echoed === undefined || host.tcpPending > 0)) return;
       if (!host.said) {
         void finalLook(host);
         return;
       }
       forget(host);
+    };
+    const forget = (host: Host): void => {
+      host.open = false;
+      open.delete(host);
       stats.hosts++;
-      waiters.shift()?.();
+      loop?.pump();
       finishIfDone();
     };
+    const cancelTcp = (host: Host): void => {
+      if (host.cancelTcp) for (const cancel of host.cancelTcp.splice(0)) cancel();
+    };
+    const keyOf = (host: Host): string => (host.key ??= canonicalAddress(host.target.ip) ?? host.target.ip);
     const finalLook = async (host: Host): Promise<void> => {
       // Every echo and connect went unanswered; the table may still say ARP/NDP was.
       if (useNeighbours) {
-        let state = (await snapshot()).get(host.key) ?? 'none';
+        let state = (await snapshot()).get(keyOf(host)) ?? 'none';
         if (state === 'stale' || state === 'delay' || state === 'probe') state = await table.refresh(host.target.ip);
         if (state === UP_STATE) return up(host, 'neighbour');
       }
-      if (host.said || !open.has(host.target)) return;
+      if (host.said || !host.open) return;
       down(host);
     };
     const down = (host: Host): void => {
-      forget(host);
-      stats.hosts++;
       emit(host, options.all ? host.echoed ?? { ...host.target, alive: false } : null);
-      waiters.shift()?.();
-      finishIfDone();
+      forget(host);
     };
     const finishIfDone = (): void => {
       // Every target read and decided: echoes still waiting for hosts decided otherwise are dropped.
-      if ((sweepDone || inputDone) && open.size === 0 && held.size === 0 && !subscriber.closed) stop(), subscriber.complete();
+      if (inputDone && open.size === 0 && held.size === 0 && !subscriber.closed) stop(), subscriber.complete();
+    };
+    const fail = (err: unknown): void => {
+      if (stopped) return;
+      stop();
+      subscriber.error(err);
     };
 
     // One read of the table serves every host that asks within SNAPSHOT_MS (a dead /24 ends its
@@ -220,14 +240,14 @@ export function discoverySweep(
       // A host gets its first echo's full wait to answer ICMP: an echo reply is the better record
       // (rtt, ttl), and ARP resolves long before the reply comes through the ping fallback.
       const due = performance.now() - options.timeoutMs;
-      const waiting = [...open.values()].filter((host) => !host.said && host.startedAt <= due);
+      const waiting = [...open].filter((host) => !host.said && host.startedAt <= due);
       if (waiting.length === 0) return schedulePoll();
       reading = true;
       try {
         const states = await snapshot();
         for (const host of waiting) {
-          const state = states.get(host.key);
-          if (host.said || !open.has(host.target)) continue;
+          const state = states.get(keyOf(host));
+          if (host.said || !host.open) continue;
           if (state === UP_STATE) up(host, 'neighbour');
           // Our echo made the kernel ask ARP/NDP a whole timeout ago and nobody answered: the
           // address holds no host (nmap's ARP ping decides the same way). Its echo is not waited for.
@@ -244,13 +264,24 @@ export function discoverySweep(
       poller = setTimeout(() => void readTable(), options.neighbourPollMs ?? 100);
     };
 
-    const started = (target: Target): void => {
-      const host: Host = { target, index: nextIndex++, startedAt: performance.now(), key: canonicalAddress(target.ip) ?? target.ip, said: false, tcpPending: 0, cancelTcp: [] };
-      open.set(target, host);
-      byAddress.set(target.ip, [...(byAddress.get(target.ip) ?? []), host]);
-      for (const port of prober ? tcpPorts : []) {
+    const echoed = (host: Host, result: EchoResult): void => {
+      echoing--;
+      stats.sent += result.sent;
+      const alive = result.rtts.length > 0;
+      if (host.open) {
+        // Every echo's record, alive or not (pingSweep's --all): a silent host's is its --all record.
+        host.echoed = hostRecord(host.target, result, echo.count);
+        if (alive) up(host, 'icmp');
+        else maybeDone(host);
+      }
+      if (!stopped) loop?.pump();
+    };
+    const start = (target: Target): void => {
+      const host: Host = { target, index: nextIndex++, startedAt: performance.now(), key: undefined, open: true, said: false, tcpPending: 0, cancelTcp: prober ? [] : undefined };
+      open.add(host);
+      for (const port of prober ? tcpPorts : NO_PORTS) {
         host.tcpPending++;
-        host.cancelTcp.push(
+        host.cancelTcp?.push(
           prober!.start(target.ip, port, (outcome) => {
             if (host.said) return;
             host.tcpPending--;
@@ -260,54 +291,44 @@ export function discoverySweep(
         );
       }
       schedulePoll();
+      echoing++;
+      pinger!.start(target.ip, familyOf(target.ip) || 4, echo, (result) => echoed(host, result), fail);
     };
-    // Hand targets to the echo sweep as it pulls them, noting each as it goes in flight; hold
-    // back while as many hosts as -n are still undecided (their TCP ping may outlast the echo).
-    async function* fed(): AsyncGenerator<Target> {
-      for await (const target of targets) {
-        started(target);
-        yield target;
-      }
-      inputDone = true;
-      finishIfDone();
-    }
-    const gate = (): Promise<void> | undefined => {
-      const outer = ready?.();
-      if (open.size + held.size < options.concurrency) return outer;
-      return new Promise<void>((resolve) => waiters.push(resolve)).then(() => outer);
-    };
-    const { records: echoes, stats: echoStats } = pingSweep(fed(), { ...options, all: true, ordered: false }, gate);
-    stats.timing = () => echoStats.timing?.() ?? 'timing: system ping, fixed waits';
-    const byIp = (record: Rec): Host | undefined => byAddress.get(String(record.ip))?.find((host) => !host.echoed);
-    sweep = echoes.subscribe({
-      next: (record) => {
-        stats.sent = echoStats.sent;
-        stats.method = echoStats.method;
-        const host = byIp(record);
-        if (!host) return;
-        host.echoed = record;
-        if (record.alive === true) up(host, 'icmp');
-        else maybeDone(host);
-      },
-      error: (err: unknown) => {
-        stop();
-        subscriber.error(err);
-      },
-      complete: () => {
-        stats.sent = echoStats.sent;
-        stats.method = echoStats.method;
-        sweepDone = true;
-        finishIfDone();
-      },
-    });
     function stop(): void {
-      stats.sent = echoStats.sent;
-      stats.method = echoStats.method;
+      if (stopped) return;
+      stopped = true;
       if (poller) clearTimeout(poller);
       poller = undefined;
-      for (const host of open.values()) for (const cancel of host.cancelTcp.splice(0)) cancel();
-      sweep?.unsubscribe();
+      loop?.stop();
+      for (const host of open) cancelTcp(host);
+      pinger?.close();
     }
+
+    openPinger(options).then(
+      (chosen) => {
+        pinger = chosen;
+        stats.method = chosen.method;
+        if (chosen.timing) stats.timing = chosen.timing;
+        if (stopped) return chosen.close();
+        loop = pullEach(targets, {
+          // As many hosts undecided as -n (their TCP ping may outlast the echo), and no more echoes
+          // running than the echo engine's slots.
+          room: () => open.size + held.size < options.concurrency && echoing < chosen.slots,
+          ...(ready ? { ready } : {}),
+          start,
+          end: () => {
+            inputDone = true;
+            finishIfDone();
+          },
+          fail,
+        });
+        loop.pump();
+      },
+      (err: unknown) => {
+        stopped = true;
+        subscriber.error(err);
+      },
+    );
     return stop;
   });
   return { records, stats };

@@ -1,6 +1,6 @@
 import { Observable } from '../rx.js';
 import { errorReason } from '../icmp.js';
-import { tallyEcho, type EchoAnswer, type EchoOptions, type EchoResult } from '../icmp-engine.js';
+import { tallyEcho, type EchoAnswer, type EchoHandle, type EchoOptions, type EchoResult } from '../icmp-engine.js';
 import type { Family } from '../targets.js';
 import type { Probe, Target, TimingOptions, Verdict } from '../timing/core.js';
 import { MAX_TIMER_MS, systemClock, TimingDriver, type Clock } from '../timing/driver.js';
@@ -17,13 +17,29 @@ export type EchoEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'cl
 const MAX_SEND_REFUSALS = 20;
 const TRANSIENT_SEND_ERRORS = new Set(['EAGAIN', 'ENOBUFS']);
 
-interface NativeEcho {
-  family: Family;
-  ip: string;
+/** A host's echoes on the addon: one object per host carries its state from try to try. */
+class NativeEcho implements EchoHandle {
   /** The addon's token of the try in flight (0: none). */
-  token: number;
-  refused: number;
-  done(verdict: Verdict<EchoAnswer>): void;
+  token = 0;
+  refused = 0;
+  echoes = 0;
+  readonly result: EchoResult = { rtts: [], sent: 0 };
+  /** The core's target of the echo under way (undefined between echoes and once done). */
+  current: Target<NativeEcho> | undefined = undefined;
+  /** The try the token belongs to. */
+  probe: Probe<NativeEcho> | undefined = undefined;
+
+  constructor(
+    readonly prober: NativeIcmpProber,
+    readonly ip: string,
+    readonly family: Family,
+    readonly count: number,
+    readonly done: (result: EchoResult) => void,
+  ) {}
+
+  cancel(): void {
+    this.prober.cancelEcho(this);
+  }
 }
 
 /**
@@ -62,7 +78,7 @@ export class NativeIcmpProber {
         settle: (target, verdict) => {
           this.cancelTry(target.payload);
           // An answer's rtt is C's already (answer() was given it): the verdict goes as it is.
-          target.payload.done(verdict);
+          this.settled(target.payload, verdict);
         },
       },
       clock,
@@ -85,56 +101,82 @@ export class NativeIcmpProber {
    */
   probe(ip: string, family: Family, options: Pick<EchoOptions, 'count'>): Observable<EchoResult> {
     return new Observable<EchoResult>((subscriber) => {
-      const result: EchoResult = { rtts: [], sent: 0 };
-      let echoes = 0;
-      let current: Target<NativeEcho> | undefined;
-      const next = (): void => {
-        const payload: NativeEcho = { family, ip, token: 0, refused: 0, done: (verdict) => settled(verdict) };
-        current = this.timing.core.add(ip, payload, this.clock.now(), options.count > 1 ? 1 : undefined);
-        this.timing.kick();
-      };
-      const settled = (verdict: Verdict<EchoAnswer>): void => {
-        current = undefined;
-        if (tallyEcho(result, verdict, ++echoes, options.count)) {
-          subscriber.next(result);
-          subscriber.complete();
-        } else next();
-      };
-      next();
-      return () => {
-        if (!current) return;
-        this.cancelTry(current.payload);
-        this.timing.core.cancel(current, this.clock.now());
-        this.timing.kick();
-      };
+      const echo = this.start(ip, family, options.count, (result) => {
+        subscriber.next(result);
+        subscriber.complete();
+      });
+      return () => echo.cancel();
     });
+  }
+
+  /**
+   * `probe` without an Observable, for a sweep's per-host path (a sweep of 65536 hosts made one
+   * Observable, subscriber and closure chain per host): `done` is called once with the result,
+   * unless the handle's cancel() comes first.
+   */
+  start(ip: string, family: Family, count: number, done: (result: EchoResult) => void): EchoHandle {
+    const echo = new NativeEcho(this, ip, family, count, done);
+    this.next(echo);
+    return echo;
+  }
+
+  private next(echo: NativeEcho): void {
+    echo.current = this.timing.core.add(echo.ip, echo, this.clock.now(), echo.count > 1 ? 1 : undefined);
+    this.timing.kick();
+  }
+
+  private settled(echo: NativeEcho, verdict: Verdict<EchoAnswer>): void {
+    echo.current = undefined;
+    if (tallyEcho(echo.result, verdict, ++echo.echoes, echo.count)) echo.done(echo.result);
+    else this.next(echo);
+  }
+
+  /** The echo's consumer went away: its try is cancelled and the core forgets it. */
+  cancelEcho(echo: NativeEcho): void {
+    const current = echo.current;
+    if (!current) return;
+    echo.current = undefined;
+    this.cancelTry(echo);
+    this.timing.core.cancel(current, this.clock.now());
+    this.timing.kick();
   }
 
   private cancelTry(payload: NativeEcho): void {
     if (payload.token) this.engine.cancel(payload.token);
     payload.token = 0;
+    payload.probe = undefined;
   }
 
   private send(probe: Probe<NativeEcho>): void {
     const echo = probe.target.payload;
     this.counts.sent++;
-    let valid = true;
-    const token = this.engine.submit((words, at) => {
-      words[at + 3] = Math.min(MAX_TIMER_MS, Math.ceil(probe.timeoutMs));
-      valid = this.address.write(echo.ip, words, at);
-    }, (kind, detail, rttUs) => this.completed(probe, token, kind, detail, rttUs));
+    this.filling = probe;
+    this.filled = false;
+    const token: number = this.engine.submit(this.fill, (kind, detail, rttUs) => this.completed(echo, token, kind, detail, rttUs));
+    this.filling = undefined;
     echo.token = token;
-    if (!valid) {
+    echo.probe = probe;
+    if (!this.filled) {
       this.cancelTry(echo);
       this.timing.core.error(probe, this.clock.now(), { reason: `not an IP address: ${echo.ip}` });
     }
   }
 
-  private completed(probe: Probe<NativeEcho>, token: number, kind: number, detail: number, rttUs: number): void {
-    const echo = probe.target.payload;
+  /** The try being submitted, for `fill` (one function for every request, not a closure per try). */
+  private filling: Probe<NativeEcho> | undefined;
+  private filled = false;
+  private readonly fill = (words: Int32Array, at: number): void => {
+    const probe = this.filling!;
+    words[at + 3] = Math.min(MAX_TIMER_MS, Math.ceil(probe.timeoutMs));
+    this.filled = this.address.write(probe.target.payload.ip, words, at);
+  };
+
+  private completed(echo: NativeEcho, token: number, kind: number, detail: number, rttUs: number): void {
+    const probe = echo.probe;
     // A try the core expired (cancelled) or an echo already settled: nothing more to say.
-    if (echo.token !== token) return;
+    if (echo.token !== token || !probe) return;
     echo.token = 0;
+    echo.probe = undefined;
     const core = this.timing.core;
     const now = this.clock.now();
     if (kind === Done.Reply) {

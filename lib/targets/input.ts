@@ -6,7 +6,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ParsedArgs } from 'minimist';
 import { allValues, lastValue, positiveInt, UsageError } from '../frame.js';
-import { LineError, numberedLines, parseLine, type Rec, type Target } from '../records.js';
+import { LineError, numberedLines, parseLine, targetsOf, type Rec, type Target } from '../records.js';
 import { addressesOf, canonicalAddress, excludeRanges, parseAddress, parseSpec, SpecError, type AddressRange } from '../targets.js';
 import { mapAhead } from './ahead.js';
 import { asName, DEFAULT_RESOLVE_TIMEOUT_MS, NameResolver, ResolveError } from './names.js';
@@ -276,6 +276,25 @@ export async function commandTargets(
   const specs = args._.map(String);
   const items = specs.length > 0 ? specs.flatMap((spec) => specItems(spec, excluded)) : itemsFromLines(stdin, excluded, onError, check ? { check } : {});
   return resolveTargets(items, { excluded, resolver, reverse: Boolean(args.R) }, onError);
+}
+
+/**
+ * commandTargets, as a plain iterable when nothing in it waits (address specs as arguments, no -R):
+ * a sweep then takes each target without a promise. Through the async generators, the 65536
+ * addresses of a /16 cost about 80-100 ms here before any probe ran.
+ */
+export async function commandTargetSource(
+  args: ParsedArgs,
+  stdin: Readable,
+  onError: (err: LineError) => void,
+): Promise<Iterable<Target> | AsyncIterable<Target>> {
+  const specs = args._.map(String);
+  if (specs.length === 0 || args.R) return commandTargets(args, stdin, onError);
+  const resolver = resolverFromArgs(args);
+  const excluded = await exclusionsFromArgs(args, resolver);
+  const items = specs.flatMap((spec) => specItems(spec, excluded));
+  if (items.some((item) => item.kind !== 'ranges')) return resolveTargets(items, { excluded, resolver, reverse: false }, onError);
+  return targetsOf(items.flatMap((item) => (item.kind === 'ranges' ? item.ranges : [])));
 }
 
 /** A command's flags with the target flags added. */

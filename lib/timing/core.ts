@@ -111,6 +111,8 @@ const MAX_SAMPLE_MS = 8000;
 const MIN_RTTVAR_MS = 5;
 const MAX_RTTVAR_MS = 2000;
 const MAX_BACKOFF_MS = 1000;
+/** Spare host states kept for reuse at most (memory stays flat). */
+const MAX_SPARE_HOSTS = 1024;
 /** The least a drop cuts the window to (nmap's initial group window). */
 const MIN_WINDOW = 10;
 
@@ -130,6 +132,10 @@ export class RttEstimate {
     const error = ms - this.srtt;
     this.srtt += error / 8;
     this.rttvar += (Math.abs(error) - this.rttvar) / 4;
+  }
+
+  reset(): void {
+    this.srtt = this.rttvar = this.samples = 0;
   }
 
   timeout(min: number, max: number): number {
@@ -164,6 +170,11 @@ export class TimingCore<P, D> {
   readonly stats: TimingStats;
   readonly group = new RttEstimate();
   private readonly hosts = new Map<string, HostState<P>>();
+  /**
+   * Host states let go, kept for the next hosts: a sweep makes and drops one per address (an object,
+   * an estimate and a Map each: measured as a visible share of a 65536-host sweep's time and garbage).
+   */
+  private readonly spare: HostState<P>[] = [];
   /** Tries waiting for a send slot: retransmissions first, then new targets. */
   private readonly retransmit: Target<P>[] = [];
   private readonly fresh: Target<P>[] = [];
@@ -211,7 +222,10 @@ export class TimingCore<P, D> {
   }
 
   add(host: string, payload: P, now: number, maxTries?: number): Target<P> {
-    const target: Target<P> = { host, payload, tries: 0, state: 'queued', benchedAt: 0, ...(maxTries ? { maxTries } : {}) };
+    // One literal per shape, no spread: a sweep adds a target per address.
+    const target: Target<P> = maxTries
+      ? { host, payload, tries: 0, state: 'queued', benchedAt: 0, current: undefined, maxTries }
+      : { host, payload, tries: 0, state: 'queued', benchedAt: 0, current: undefined };
     this.fresh.push(target);
     this.hostOf(host).targets++;
     this.sendReady(now);
@@ -261,9 +275,13 @@ export class TimingCore<P, D> {
     this.stats.answers++;
     this.land(probe);
     const host = this.hostOf(target.host);
-    host.rtt.add(rtt);
+    // A host whose last target this is drops its state as the target settles (release): its own
+    // sample would go with it (a sweep's every host).
+    if (host.targets > 1 || host.flying.size > 0) {
+      host.rtt.add(rtt);
+      if (host.rtt.samples > 0 && host.flying.size > 0) this.sampledFlying.add(host);
+    }
     this.group.add(rtt);
-    if (host.rtt.samples > 0 && host.flying.size > 0) this.sampledFlying.add(host);
     if (probe.tryno > 0) this.sawLoss(probe.tryno, now);
     else this.grow();
     this.finish(target, { kind: 'answer', rtt, tries: target.tries, data });
@@ -353,7 +371,8 @@ export class TimingCore<P, D> {
   private hostOf(host: string): HostState<P> {
     let state = this.hosts.get(host);
     if (!state) {
-      state = { name: host, rtt: new RttEstimate(), targets: 0, flying: new Map() };
+      state = this.spare.pop() ?? { name: host, rtt: new RttEstimate(), targets: 0, flying: new Map() };
+      state.name = host;
       this.hosts.set(host, state);
     }
     return state;
@@ -488,10 +507,12 @@ export class TimingCore<P, D> {
   private land(probe: Probe<P>): void {
     if (!this.flying.delete(probe.id)) return;
     if (probe.timeUpAt !== undefined) this.judging.delete(probe.id);
-    const host = this.hosts.get(probe.target.host);
-    host?.flying.delete(probe.id);
-    if (host?.flying.size === 0) this.sampledFlying.delete(host);
     if (probe.tryno > 0) this.flyingRetransmissions--;
+    const host = this.hosts.get(probe.target.host);
+    if (!host) return;
+    host.flying.delete(probe.id);
+    // Only a host with samples of its own is ever in sampledFlying.
+    if (host.flying.size === 0 && host.rtt.samples > 0) this.sampledFlying.delete(host);
   }
 
   /**
@@ -562,7 +583,14 @@ export class TimingCore<P, D> {
 
   private release(target: Target<P>): void {
     const host = this.hosts.get(target.host);
-    if (host && --host.targets <= 0 && host.flying.size === 0) this.hosts.delete(target.host);
+    if (!host || --host.targets > 0 || host.flying.size > 0) return;
+    this.hosts.delete(target.host);
+    // Nothing else holds it now: sampledFlying lets a host go when its last try lands.
+    if (this.spare.length < MAX_SPARE_HOSTS) {
+      host.rtt.reset();
+      host.targets = 0;
+      this.spare.push(host);
+    }
   }
 }
 
