@@ -22,6 +22,8 @@ export const GROUPS = {
   commands: ['epipe-exit', 'exit-status', 'help', 'svcprobe', 'toxml', 'xml-consumers', 'pingprobe', 'shuffle-memory'],
   // Engines and pipelines on loopback, 4-7 s each.
   loopback: ['parallel-shards', 'native-icmp', 'tojson', 'syn'],
+  // Terminals, scan order and the addon under valgrind: 2-6 s each.
+  native: ['progress', 'pmap-order', 'native-memory'],
 } satisfies Record<string, string[]>;
 
 /** Imports the group's files in turn; also checks that .taprc leaves out exactly the grouped files. */
