@@ -24,6 +24,8 @@ export const GROUPS = {
   loopback: ['parallel-shards', 'native-icmp', 'tojson', 'syn'],
   // Terminals, scan order and the addon under valgrind: 2-6 s each.
   native: ['progress', 'pmap-order', 'native-memory'],
+  // Lab files whose skips are per test (no t.plan at the top level): 5-10 s each.
+  labs: ['syn-lab', 'syn-memory', 'ping-lab'],
 } satisfies Record<string, string[]>;
 
 /** Imports the group's files in turn; also checks that .taprc leaves out exactly the grouped files. */
