@@ -96,7 +96,9 @@ t.test('--json prints the records; --all adds the closed ports', async (t) => {
 });
 
 // In a loopback-only namespace of its own: any other listener on this machine's 127.0.0.1 (test
-// files run in parallel) would change the exact answer.
+// files run in parallel) would change the exact answer. The mode tests here are about the answers,
+// so pmap runs in-process (the namespace's runner): -m thread starts its workers there, -m proc
+// spawns its tcpprobe children from there. Spawned pmaps are kept for signals and closed pipes.
 t.test('every -m mode gives the same answer on loopback', { skip: labUnavailable() ?? false }, async (t) => {
   const ns = loopbackNamespace();
   t.teardown(ns.close);
@@ -105,7 +107,7 @@ t.test('every -m mode gives the same answer on loopback', { skip: labUnavailable
   const spec = `29960-30090,${open.join(',')}`;
   const answers: Record<string, string> = {};
   for (const mode of ['async', 'thread', 'proc']) {
-    const result = await ns.run(binPath('pmap'), ['-n', '40', '-f', 'tcp', '-ip', '127.0.0.1-2', '-p', spec, '-m', mode, '--json']);
+    const result = await ns.runIn('pmap', ['-n', '40', '-f', 'tcp', '-ip', '127.0.0.1-2', '-p', spec, '-m', mode, '--json']);
     t.equal(result.code, 0, mode);
     answers[mode] = result.stdout.trim().split('\n').map((line) => {
       const r = JSON.parse(line) as { ip: string; port: number; state: string };
@@ -150,7 +152,7 @@ t.test('the seed command lines in the lab', { skip: noLab }, async (t) => {
   const answers: string[] = [];
   for (const mode of ['async', 'thread', 'proc']) {
     const file = join(dir, `lab-${mode}.json`);
-    const tcp = await lab.run(binPath('pmap'), ['-n', '10', '-f', 'tcp', '-ip', a as string, '-w', file, '-m', mode, '-t', '300']);
+    const tcp = await lab.runIn('pmap', ['-n', '10', '-f', 'tcp', '-ip', a as string, '-w', file, '-m', mode, '-t', '300']);
     t.equal(tcp.code, 0, mode);
     t.match(tcp.stdout, /22\/tcp\s+open\s+ssh/);
     t.match(tcp.stdout, /80\/tcp\s+open\s+http/);
@@ -195,7 +197,7 @@ t.test('ping gives the same hosts in every mode, live, dead and ICMP-silent', { 
   t.teardown(lab.close);
   const answers: string[] = [];
   for (const mode of ['async', 'thread', 'proc']) {
-    const result = await lab.run(binPath('pmap'), ['-f', 'ping', '-ip', '198.18.0.8-16', '-t', '300', '-r', '1', '--all', '--json', '-m', mode]);
+    const result = await lab.runIn('pmap', ['-f', 'ping', '-ip', '198.18.0.8-16', '-t', '300', '-r', '1', '--all', '--json', '-m', mode]);
     t.equal(result.code, 0, mode);
     if (mode === 'thread') t.notMatch(result.stderr, /the sweep runs on the main thread/, 'in worker threads, each with its own addon engine');
     answers.push(result.stdout.trim().split('\n').map((line) => {

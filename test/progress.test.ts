@@ -2,6 +2,7 @@
 // (script(1) gives them one), and never on a pipe.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { clock, ProgressMeter } from '../lib/progress.js';
 import { binPath, collect, has } from './lab.js';
@@ -49,9 +50,22 @@ async function onTerminal(command: string, until: RegExp): Promise<{ text: strin
     const step = await Promise.race([once(child.stdout!, 'data').then(() => 'data'), closed.then(() => 'closed')]);
     if (step === 'closed') break;
   }
-  child.kill('SIGTERM');
+  // SIGTERM the command inside the terminal, not script: script took 2 s to pass a SIGTERM on and
+  // end (5 s for SIGHUP), while the command itself ends at once and script then follows it.
+  for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGTERM');
   await closed;
   return { text, match };
+}
+
+/** The processes under `pid`, children first (/proc/PID/task/TID/children, Linux 3.5+). */
+function descendants(pid: number): number[] {
+  let children: number[];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return []; // already gone
+  }
+  return children.flatMap((child) => [child, ...descendants(child)]);
 }
 
 t.test('pmap on a terminal: the line redrawn with every part, on stderr', { skip: noScript }, async (t) => {

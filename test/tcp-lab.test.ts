@@ -100,17 +100,24 @@ t.test('ICMP net-unreachable settles a host; host-unreachable per port is filter
 });
 
 t.test('with 5% packet loss the default retries still find every open port', async (t) => {
-  const listen = { 0: [22, 80, 443], 1: [25, 8080], 2: [53, 110, 143, 993] };
+  // 129 listeners per family (258 open ports in all) and 1025 ports a host: about 13 of the open
+  // ports lose their first SYN in a run (every 20th packet into the targets is dropped), so a scan
+  // that did not retry them would miss some in all but ~2 runs in a million. This was 3 runs with
+  // 9 listeners each (about 2.7 first SYNs of open ports lost over the three, all missed together in
+  // ~7% of runs), at three times the scanning.
+  const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+  const listen = { 0: [22, 80, 443, ...range(900, 40)], 1: [25, 8080, ...range(600, 40)], 2: [53, 110, 143, 993, ...range(200, 40)] };
   const net = await lab(t, { hosts: 3, listen, loss: 0.05 });
   if (!net) return;
   const expected = Object.entries(listen)
     .flatMap(([i, ports]) => ports.flatMap((port) => [`${net.hosts[Number(i)]} ${port} open`, `${net.hosts6[Number(i)]} ${port} open`]))
     .sort();
-  for (let run = 1; run <= 3; run++) {
-    const result = await net.runIn('tcpprobe', [...ENGINE_ARGS, '-p', '1-1024,8080', ...net.hosts, ...net.hosts6]);
-    t.equal(result.code, 0, result.stderr);
-    t.same(states(records(result.stdout)), expected, `run ${run}`);
-  }
+  const result = await net.runIn('tcpprobe', [...ENGINE_ARGS, '-v', '-p', '1-1024,8080', ...net.hosts, ...net.hosts6]);
+  t.equal(result.code, 0, result.stderr);
+  t.same(states(records(result.stdout)), expected);
+  // The loss was there and was met: answers came to retransmissions.
+  const [, retried] = /(\d+) of \d+ answers came to a retransmission/.exec(result.stderr) ?? [];
+  t.ok(Number(retried) > 0, `${retried} answers to retransmissions`);
 });
 
 t.test('records in, records out, fields kept', async (t) => {
