@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import t from 'tap';
-import { inProcesses, inThreads } from '../lib/parallel.js';
+import { dealAcross, inProcesses, inThreads, type Shard } from '../lib/parallel.js';
 import type { Rec } from '../lib/records.js';
 
 const ECHO_PROBE = new URL('./fixtures/echo-probe.js', import.meta.url).href;
@@ -77,6 +77,28 @@ t.test('unsubscribing stops the children', async (t) => {
   // They were sent SIGTERM; on a busy machine exiting takes a while. A child left running fails here.
   for (let waited = 0; running().length > 0 && waited < 20000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
   t.same(running(), [], 'both children are gone');
+});
+
+t.test('dealing an endless input to shards that never fill still gives the event loop turns', { timeout: 10000 }, async (t) => {
+  // A child that reads as fast as it is written never asks for a drain: the dealer must yield on its
+  // own, or timers, the children's output, signals and this unsubscribe would wait for ever.
+  let dealt = 0;
+  let killed = 0;
+  const shard = (): Shard => ({
+    send: () => (dealt++, true),
+    ready: () => Promise.resolve(),
+    end: () => undefined,
+    kill: () => void killed++,
+    done: new Promise<void>(() => undefined),
+  });
+  const subscription = dealAcross(work(1e12), { shards: 2 }, shard).subscribe();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  subscription.unsubscribe();
+  const after = dealt;
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(after > 0, `items were dealt meanwhile (${after})`);
+  t.equal(killed, 2, 'unsubscribing killed both shards');
+  t.equal(dealt, after, 'no item dealt after the unsubscribe');
 });
 
 /** Every record until the Observable ends, and how it ended. */
