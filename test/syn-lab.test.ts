@@ -36,7 +36,7 @@ t.test('open, closed (RST, tcp-reset), filtered (DROP, ICMP rejects) and a dead 
   iptables(net, '-d', b, '-p', 'tcp', '--dport', '23', '-j', 'REJECT', '--reject-with', 'icmp-host-prohibited');
   const ports = [22, 23, 80, 81, 82, 443];
   const dead = net.dead[0]!;
-  const result = await net.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '-t', '300', '-r', '1', '-p', ports.join(','), a, b, a6, b6, dead]);
+  const result = await net.runIn('tcpprobe', ['--syn', '-v', '--all', '-t', '300', '-r', '1', '-p', ports.join(','), a, b, a6, b6, dead]);
   t.equal(result.code, 0, result.stderr);
   t.match(result.stderr, /engine: native syn/);
   const v4: Record<string, Record<number, string>> = {
@@ -71,7 +71,7 @@ t.test("a local firewall's DROP in OUTPUT fails those SYNs' sends (EPERM): filte
   // 1000 of 3000 SYNs refused by our own kernel, in whole sendmmsg batches and in batches with others:
   // both senders (the engine thread and its second sender) report the error of each SYN it hit.
   execFileSync('ip', ['netns', 'exec', net.scannerNs, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '1000:1999', '-j', 'DROP']);
-  const result = await net.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '-t', '300', '-r', '1', '-p', '1-3000', a]);
+  const result = await net.runIn('tcpprobe', ['--syn', '-v', '--all', '-t', '300', '-r', '1', '-p', '1-3000', a]);
   t.equal(result.code, 0, result.stderr);
   const found = records(result.stdout);
   t.equal(found.length, 3000, 'one record per port');
@@ -90,7 +90,7 @@ t.test('with every 20th packet dropped the retries still find every open port', 
     .flatMap(([i, ports]) => ports.flatMap((port) => [`${net.hosts[Number(i)]} ${port} open`, `${net.hosts6[Number(i)]} ${port} open`]))
     .sort();
   // One run: the drops are every 20th packet, not random, so a second run would see the same.
-  const result = await net.run(binPath('tcpprobe'), ['--syn', '-v', '-p', '1-1024,8080', ...net.hosts, ...net.hosts6]);
+  const result = await net.runIn('tcpprobe', ['--syn', '-v', '-p', '1-1024,8080', ...net.hosts, ...net.hosts6]);
   t.equal(result.code, 0, result.stderr);
   t.same(states(records(result.stdout)), expected);
   t.match(result.stderr, /6 hosts, 6150 ports tried, 18 open, 6132 closed, 0 filtered/, 'every port answered');

@@ -224,7 +224,7 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
   const ports = ['-p', '7000-7005'];
   // ::ffff:127.0.0.1 is IPv4 on the wire (a raw IPv6 socket cannot reach it).
   const hosts = ['127.0.0.1', '::1', '::ffff:127.0.0.1'];
-  const syn = await ns.run(binPath('tcpprobe'), ['--syn', '-v', '--all', '--ordered', '-t', '500', ...ports, ...hosts]);
+  const syn = await ns.runIn('tcpprobe', ['--syn', '-v', '--all', '--ordered', '-t', '500', ...ports, ...hosts]);
   t.equal(syn.code, 0, syn.stderr);
   t.match(syn.stderr, /engine: native syn/);
   const records = syn.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string; rtt: number });
@@ -232,7 +232,7 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
   const expected = hosts.flatMap((ip) => [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({ ip, port, state: open.has(`${ip} ${port}`) ? 'open' : 'closed' })));
   t.same(records.map(({ ip, port, state }) => ({ ip, port, state })), expected);
   t.ok(records.every((record) => typeof record.rtt === 'number' && record.rtt >= 0), 'every answer has an rtt');
-  const connect = await ns.run(binPath('tcpprobe'), ['--all', '--ordered', '-t', '500', ...ports, ...hosts]);
+  const connect = await ns.runIn('tcpprobe', ['--all', '--ordered', '-t', '500', ...ports, ...hosts]);
   t.equal(connect.code, 0, connect.stderr);
   t.same(
     connect.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ip: string; port: number; state: string }).map(({ ip, port, state }) => ({ ip, port, state })),
@@ -244,12 +244,12 @@ t.test('loopback: exact records on 127.0.0.1, ::1 and ::ffff:127.0.0.1, the same
   const dir = mkdtempSync(join(tmpdir(), 'syn-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const xml = join(dir, 'scan.xml');
-  const pmap = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '--json', '--all', '-t', '500', '-oX', xml, ...ports, '::1']);
+  const pmap = await ns.runIn('pmap', ['-f', 'tcp', '-sS', '-v', '--json', '--all', '-t', '500', '-oX', xml, ...ports, '::1']);
   t.equal(pmap.code, 0, pmap.stderr);
   t.match(pmap.stderr, /pmap: engine: native syn/);
   t.match(readFileSync(xml, 'utf8'), '<scaninfo type="syn" protocol="tcp" numservices="6" services="7000-7005"/>');
   // -m proc: the shards are tcpprobe --syn processes; -v has them name their engine, said once.
-  const shards = await ns.run(binPath('pmap'), ['-f', 'tcp', '-sS', '-v', '-m', 'proc', '-n', '2', '--json', '--all', '-t', '500', ...ports, '127.0.0.1', '::1']);
+  const shards = await ns.runIn('pmap', ['-f', 'tcp', '-sS', '-v', '-m', 'proc', '-n', '2', '--json', '--all', '-t', '500', ...ports, '127.0.0.1', '::1']);
   t.equal(shards.code, 0, shards.stderr);
   t.equal(shards.stderr.match(/^pmap: tcpprobe: engine: native syn /gm)?.length, 1, shards.stderr);
   t.equal(shards.stdout.trim().split('\n').length, 12, 'every port of both hosts');
