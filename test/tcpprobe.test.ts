@@ -126,9 +126,9 @@ t.test('-v: counts on stderr', async (t) => {
 t.test('a terminal on stderr gets a progress line, cleared before the -v summary', async (t) => {
   const hasScript = await collect(spawn('sh', ['-c', 'command -v script']));
   if (hasScript.code !== 0) return t.plan(0, 'script(1) is not installed');
-  // 20000-22999 holds our three listeners; one port at a time keeps the scan on for the 250 ms
-  // redraws (lib/progress.ts) without 20000 ports' worth of waiting.
-  const command = `"${binPath('tcpprobe')}" --engine ${ENGINE} -v -n 1 -p 20000-22999 ${V4} >/dev/null`;
+  // 20000-22999 holds our three listeners; --rate 6000 keeps the scan on for at least 0.5 s, two of
+  // the 250 ms redraws (lib/progress.ts), however fast the engine (-n 1 alone once took 0.23 s).
+  const command = `"${binPath('tcpprobe')}" --engine ${ENGINE} -v -n 1 --rate 6000 -p 20000-22999 ${V4} >/dev/null`;
   const result = await collect(spawn('script', ['-qec', command, '/dev/null']));
   t.equal(result.code, 0);
   t.match(result.stdout, /^tcpprobe: engine: [^\r\n]*\r?\n\r\x1b\[Ktcpprobe: \d+\/3000 ports \(\d+\.\d%\), [\d.]+\/s, \d+:\d\d left, \d open/, 'progress drawn (lib/progress.ts)');
