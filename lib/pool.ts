@@ -23,8 +23,6 @@ export function pullMerge<In, Out>(
   options: PoolOptions = {},
 ): Observable<Out> {
   return new Observable<Out>((subscriber) => {
-    const iterator: AsyncIterator<In> | Iterator<In> =
-      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
     const inners = new Set<Subscription>();
     // Ordered mode: results of items still waiting for an earlier one, by index.
     const pending = new Map<number, { values: Out[]; done: boolean }>();
@@ -32,7 +30,6 @@ export function pullMerge<In, Out>(
     let active = 0;
     let index = 0;
     let exhausted = false;
-    let pumping = false;
     let stopped = false;
 
     const finishIfDone = (): void => {
@@ -50,6 +47,13 @@ export function pullMerge<In, Out>(
         pending.delete(nextToEmit++);
         active--;
       }
+    };
+
+    const fail = (err: unknown): void => {
+      if (stopped) return;
+      stopped = true;
+      puller.stop();
+      subscriber.error(err);
     };
 
     const start = (item: In, at: number): void => {
@@ -73,71 +77,30 @@ export function pullMerge<In, Out>(
           } else {
             active--;
           }
-          if (!stopped) pump();
+          if (stopped) return;
+          puller.pump();
+          finishIfDone();
         },
       });
       if (!finished && !inner.closed) inners.add(inner);
     };
 
-    // Not an async function: one runs per completed item, and its promise was garbage per item. The
-    // loop is synchronous until `ready()` or the input returns a promise; then it resumes from there
-    // (`pumping` stays set meanwhile, so completions only free their slot).
-    let readyPassed = false;
-    const pump = (): void => {
-      if (pumping) return;
-      pumping = true;
-      try {
-        while (!stopped && !exhausted && active < concurrency) {
-          if (!readyPassed) {
-            const wait = options.ready?.();
-            if (wait) {
-              wait.then(() => resume(true), fail);
-              return;
-            }
-          }
-          readyPassed = false;
-          const result = iterator.next();
-          if (result instanceof Promise) {
-            result.then((step: IteratorResult<In>) => {
-              try {
-                if (!stopped) take(step);
-              } catch (err) {
-                return fail(err);
-              }
-              resume(false);
-            }, fail);
-            return;
-          }
-          take(result);
-        }
-      } catch (err) {
-        fail(err);
-      }
-      pumping = false;
-      finishIfDone();
-    };
-    const take = (step: IteratorResult<In>): void => {
-      if (step.done) exhausted = true;
-      else start(step.value, index++);
-    };
-    const resume = (passed: boolean): void => {
-      readyPassed = passed;
-      pumping = false;
-      pump();
-    };
-
-    const fail = (err: unknown): void => {
-      if (stopped) return;
-      stopped = true;
-      subscriber.error(err);
-    };
-
-    pump();
+    const puller = pullEach(source, {
+      room: () => active < concurrency,
+      ...(options.ready ? { ready: options.ready } : {}),
+      start: (item) => start(item, index++),
+      end: () => {
+        exhausted = true;
+        finishIfDone();
+      },
+      fail,
+    });
+    puller.pump();
     return () => {
       stopped = true;
       for (const inner of inners) inner.unsubscribe();
       inners.clear();
-      void Promise.resolve(iterator.return?.()).catch(() => undefined);
+      puller.stop();
     };
   });
 }
@@ -157,7 +120,7 @@ export interface PullHooks<In> {
 }
 
 /**
- * pullMerge's pulling without an Observable, subscriber and closures per item: for per-item paths
+ * The pulling under pullMerge, without an Observable, subscriber and closures per item: for per-item paths
  * that are themselves callbacks (a ping sweep starts 65536 hosts; each Observable layer cost
  * measurable time and garbage there). Pulls while `room()` and `ready()` allow; `pump()` again
  * when a slot frees; `stop()` stops pulling and returns the iterator.
@@ -184,8 +147,9 @@ export function pullEach<In>(source: AsyncIterable<In> | Iterable<In>, hooks: Pu
     pumping = false;
     pump();
   };
-  // As pullMerge's pump: synchronous until ready() or the input returns a promise, then resumed
-  // from there (`pumping` stays set meanwhile, so a freed slot only calls pump() for nothing).
+  // Not an async function: one runs per completed item, and its promise was garbage per item. The
+  // loop is synchronous until ready() or the input returns a promise, then resumed from there
+  // (`pumping` stays set meanwhile, so a freed slot only calls pump() for nothing).
   const pump = (): void => {
     if (pumping) return;
     pumping = true;
