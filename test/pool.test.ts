@@ -1,22 +1,7 @@
 import t from 'tap';
 import { lastValueFrom, Observable, of, toArray, timer, map, tap } from 'rxjs';
 import { pullMerge } from '../lib/pool.js';
-
-/** A source that counts how far it has been pulled and whether it was closed. */
-function counted(total: number) {
-  const state = { pulled: 0, returned: false };
-  function* items(): Generator<number> {
-    try {
-      for (let i = 0; i < total; i++) {
-        state.pulled++;
-        yield i;
-      }
-    } finally {
-      state.returned = true;
-    }
-  }
-  return { state, items: items() };
-}
+import { counted } from './fixtures/counted.js';
 
 t.test('runs at most n at a time and pulls only when a slot frees', async (t) => {
   const { state, items } = counted(50);

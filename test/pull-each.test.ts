@@ -2,22 +2,7 @@
 // the count of items under way; the loop pulls only while room() and ready() allow.
 import t from 'tap';
 import { pullEach } from '../lib/pool.js';
-
-/** A source that counts how far it has been pulled and whether it was returned. */
-function counted(total: number) {
-  const state = { pulled: 0, returned: false };
-  function* items(): Generator<number> {
-    try {
-      for (let i = 0; i < total; i++) {
-        state.pulled++;
-        yield i;
-      }
-    } finally {
-      state.returned = true;
-    }
-  }
-  return { state, items: items() };
-}
+import { counted } from './fixtures/counted.js';
 
 async function* slowly(total: number): AsyncGenerator<number> {
   for (let i = 0; i < total; i++) {
