@@ -1,16 +1,15 @@
-// The ping sweep: target records in, a record per answering host out (and per silent one with --all).
-// Raw ICMP sockets when we may open them, else the system ping binary, with the same records.
+// The ping engines for a sweep (run by lib/discovery/sweep.ts): raw ICMP sockets through the addon or
+// the raw-socket wrapper when we may open them, else the system ping binary, with the same records.
 import { readFileSync } from 'node:fs';
-import { Observable, type Subscription } from './rx.js';
+import type { Subscription } from './rx.js';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoHandle, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
 import { loadRawSocket } from './icmp-socket.js';
 import { loadAddon, type NativeAddon } from './native/addon.js';
 import { NativeIcmpProber } from './native/icmp.js';
 import { pingCommandProbe, systemPing, type RunPing } from './ping-command.js';
-import { pullEach } from './pool.js';
 import { withInput, type Rec, type Target } from './records.js';
-import { familyOf, type Family } from './targets.js';
+import type { Family } from './targets.js';
 import { timingSummary } from './timing/core.js';
 import { systemClock } from './timing/driver.js';
 import { coreOptions, type TimingFields } from './timing/flags.js';
@@ -46,17 +45,6 @@ export interface PingOptions extends TimingFields {
   runPing?: RunPing;
   /** One-line notices (the fallback being taken), for stderr. */
   log?: (message: string) => void;
-}
-
-export interface PingStats {
-  /** native: raw sockets on the addon's thread; raw: through @neuralegion/raw-socket; ping: the binary. */
-  method?: 'native' | 'raw' | 'ping';
-  hosts: number;
-  alive: number;
-  /** Echo requests sent, retries included. */
-  sent: number;
-  /** The timing core's final estimate, tries and loss, for -v (raw sockets only). */
-  timing?: () => string;
 }
 
 /** `--engine native|raw` (the last one given), or undefined: the addon where it loads, else raw. */
@@ -111,97 +99,6 @@ function readProcStatus(): string {
   } catch {
     return '';
   }
-}
-
-/**
- * Sweep `targets` with ICMP echo. `ready` is awaited before each target is read (the output's
- * backpressure). Subscribing starts the sweep; completing or unsubscribing closes every socket and
- * kills any ping still running. `stats` fill in as it goes.
- */
-export function pingSweep(
-  targets: Iterable<Target> | AsyncIterable<Target>,
-  options: PingOptions,
-  ready?: () => Promise<void> | undefined,
-): { records: Observable<Rec>; stats: PingStats } {
-  const stats: PingStats = { hosts: 0, alive: 0, sent: 0 };
-  const echo = echoOptions(options);
-  const records = new Observable<Rec>((subscriber) => {
-    let pinger: Pinger | undefined;
-    let loop: ReturnType<typeof pullEach<Target>> | undefined;
-    let stopped = false;
-    let inputDone = false;
-    // Hosts under way (the pinger's close() ends them); --ordered: records waiting for those before them.
-    let running = 0;
-    const held = new Map<number, Rec | null>();
-    let index = 0;
-    let toEmit = 0;
-    const close = (): void => {
-      stopped = true;
-      loop?.stop();
-      pinger?.close();
-    };
-    const finishIfDone = (): void => {
-      if (inputDone && running === 0 && held.size === 0 && !stopped) {
-        close();
-        subscriber.complete();
-      }
-    };
-    const fail = (err: unknown): void => {
-      if (stopped) return;
-      close();
-      subscriber.error(err);
-    };
-    const emit = (at: number, record: Rec | null): void => {
-      if (!options.ordered) {
-        if (record) subscriber.next(record);
-        return;
-      }
-      held.set(at, record);
-      for (let next = held.get(toEmit); next !== undefined && !stopped; next = held.get(toEmit)) {
-        held.delete(toEmit++);
-        if (next) subscriber.next(next);
-      }
-    };
-    const start = (target: Target): void => {
-      const at = index++;
-      const done = (result: EchoResult): void => {
-        running--;
-        stats.hosts++;
-        stats.sent += result.sent;
-        const alive = result.rtts.length > 0;
-        if (alive) stats.alive++;
-        emit(at, alive || options.all ? hostRecord(target, result, echo.count) : null);
-        if (stopped) return;
-        loop!.pump();
-        finishIfDone();
-      };
-      running++;
-      pinger!.start(target.ip, familyOf(target.ip) || 4, echo, done, fail);
-    };
-    openPinger(options).then(
-      (chosen) => {
-        pinger = chosen;
-        stats.method = chosen.method;
-        if (chosen.timing) stats.timing = chosen.timing;
-        if (stopped) return chosen.close();
-        loop = pullEach(targets, {
-          // --ordered: a slot stays taken until the host's record is out (as pullMerge's).
-          room: () => running + held.size < chosen.slots,
-          ...(ready ? { ready } : {}),
-          start,
-          end: () => {
-            inputDone = true;
-            finishIfDone();
-          },
-          fail,
-        });
-        loop.pump();
-      },
-      (err: unknown) => subscriber.error(err),
-    );
-    return close;
-  });
-  return { records, stats };
 }
 
 /** The echo options of a sweep's hosts. */

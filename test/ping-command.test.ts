@@ -1,7 +1,8 @@
 import t from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
 import { parsePingOutput, pingCommandProbe, type PingRun, type RunPing } from '../lib/ping-command.js';
-import { hostRecord, pingSweep, PrivilegeError } from '../lib/pingprobe.js';
+import { hostRecord, PrivilegeError } from '../lib/pingprobe.js';
+import { discoverySweep } from '../lib/discovery/sweep.js';
 import type { OpenIcmpSocket } from '../lib/icmp-engine.js';
 
 const REPLY = `PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.
@@ -78,29 +79,29 @@ t.test('without raw socket privilege the sweep says so once and uses ping, same 
   const logs: string[] = [];
   const ping = fakePing((args) => (args.includes('127.0.0.3') ? { code: 1, stdout: '', stderr: '' } : ok(REPLY)));
   const targets = ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((ip) => ({ ip, tag: ip.slice(-1) }));
-  const sweep = pingSweep(targets, { concurrency: 2, timeoutMs: 100, retries: 0, count: 1, all: true, loadSocket: denied, runPing: ping, log: (m) => logs.push(m) });
+  const sweep = discoverySweep(targets, { neighbours: false, concurrency: 2, timeoutMs: 100, retries: 0, count: 1, all: true, loadSocket: denied, runPing: ping, log: (m) => logs.push(m) });
   const records = await lastValueFrom(sweep.records.pipe(toArray()));
   t.same(records.sort((a, b) => String(a.ip).localeCompare(String(b.ip))), [
-    { ip: '127.0.0.1', tag: '1', alive: true, rtt: 0.085, ttl: 64 },
-    { ip: '127.0.0.2', tag: '2', alive: true, rtt: 0.085, ttl: 64 },
+    { ip: '127.0.0.1', tag: '1', alive: true, rtt: 0.085, ttl: 64, method: 'icmp' },
+    { ip: '127.0.0.2', tag: '2', alive: true, rtt: 0.085, ttl: 64, method: 'icmp' },
     { ip: '127.0.0.3', tag: '3', alive: false },
   ]);
   t.equal(logs.length, 1);
   t.match(logs[0], /no permission for raw ICMP sockets \(Operation not permitted\): pinging through the system ping binary/);
-  t.same(sweep.stats, { hosts: 3, alive: 2, sent: 3, method: 'ping' });
+  t.match(sweep.stats, { hosts: 3, alive: 2, sent: 3, method: 'ping', byMethod: { icmp: 2, tcp: 0, neighbour: 0 } });
   t.same(ping.calls[0], ['-4', '-n', '-c', '1', '-W', '1', '127.0.0.1'], 'ping is checked on loopback first');
 });
 
 t.test('with neither raw sockets nor a working ping: a PrivilegeError saying how to grant it', async (t) => {
   const broken = fakePing(() => ({ code: 2, stdout: '', stderr: 'ping: socket: Operation not permitted\n' }));
-  const sweep = pingSweep([{ ip: '127.0.0.9' }], { concurrency: 1, timeoutMs: 100, retries: 0, count: 1, loadSocket: denied, runPing: broken });
+  const sweep = discoverySweep([{ ip: '127.0.0.9' }], { neighbours: false, concurrency: 1, timeoutMs: 100, retries: 0, count: 1, loadSocket: denied, runPing: broken });
   await t.rejects(lastValueFrom(sweep.records.pipe(toArray())), PrivilegeError);
   await t.rejects(lastValueFrom(sweep.records), /ping binary cannot send either \(ping: socket: Operation not permitted\); run as root, or .*setcap cap_net_raw\+ep/);
   t.same(broken.calls.map((args) => args[args.length - 1]), ['127.0.0.1', '127.0.0.1'], 'only the loopback check ran, no target');
   const missing = async (): Promise<OpenIcmpSocket> => {
     throw new Error('Cannot find module');
   };
-  const forced = pingSweep([{ ip: '127.0.0.1' }], { concurrency: 1, timeoutMs: 100, retries: 0, count: 1, method: 'raw', loadSocket: missing });
+  const forced = discoverySweep([{ ip: '127.0.0.1' }], { neighbours: false, concurrency: 1, timeoutMs: 100, retries: 0, count: 1, method: 'raw', loadSocket: missing });
   await t.rejects(lastValueFrom(forced.records), /cannot open a raw ICMP socket: Cannot find module/);
 });
 

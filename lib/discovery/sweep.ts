@@ -1,5 +1,5 @@
 // Host discovery: the ping sweep plus the other ways a host shows it is up, one record per host.
-// - icmp: the echo sweep as pingprobe always did (pingSweep, run as it is).
+// - icmp: the echo sweep, on the engine lib/pingprobe.ts opens (openPinger).
 // - tcp (--tcp PORTS): a connect to each port, started with the echo; a SYN-ACK (open) or an RST
 //   (closed) both mean a host answered, as nmap's TCP ping.
 // - neighbour: the echo (or connect) makes the kernel resolve an on-link address with ARP/NDP; a
@@ -129,9 +129,8 @@ export function discoverySweep(
   };
   stats.timing = () => 'timing: system ping, fixed waits';
 
-  // What a host costs here: a Host, one callback, its record. The echo sweep's own loop
-  // (pingSweep) is not used here: it made an Observable per host and a generator step between the
-  // two loops, and its records were copied again here (measured on a 65536-host loopback sweep).
+  // What a host costs here: a Host, one callback, its record (an Observable per host, a generator
+  // step between two loops and a record copy each were measured on a 65536-host loopback sweep).
   const records = new Observable<Rec>((subscriber) => {
     // Hosts whose verdict is still open.
     const open = new Set<Host>();
@@ -269,7 +268,7 @@ export function discoverySweep(
       stats.sent += result.sent;
       const alive = result.rtts.length > 0;
       if (host.open) {
-        // Every echo's record, alive or not (pingSweep's --all): a silent host's is its --all record.
+        // Every echo's record, alive or not: a silent host's is its --all record.
         host.echoed = hostRecord(host.target, result, echo.count);
         if (alive) up(host, 'icmp');
         else maybeDone(host);
