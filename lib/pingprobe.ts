@@ -1,6 +1,6 @@
 // The ping engines for a sweep (run by lib/discovery/sweep.ts): raw ICMP sockets through the addon or
 // the raw-socket wrapper when we may open them, else the system ping binary, with the same records.
-import { readFileSync } from 'node:fs';
+import { hasNetRaw, readProcStatus } from './capabilities.js';
 import type { Subscription } from './rx.js';
 import { UsageError } from './frame.js';
 import { DEFAULT_BACKOFF, IcmpEngine, type EchoHandle, type EchoOptions, type EchoResult, type OpenIcmpSocket } from './icmp-engine.js';
@@ -78,7 +78,6 @@ export interface Pinger {
 const NO_PRIVILEGE = /operation not permitted|permission denied|EPERM|EACCES/i;
 const GRANT_HINT =
   'run as root, or grant node the capability: sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"';
-const CAP_NET_RAW = 13n;
 
 /**
  * What would let us ping. When CAP_NET_RAW is outside the bounding set (a container without it,
@@ -86,19 +85,10 @@ const CAP_NET_RAW = 13n;
  * file that carries the capability (ping: EPERM), so setcap cannot help: say what can.
  */
 export function grantHint(status = readProcStatus()): string {
-  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  if (bounding !== undefined && ((BigInt(`0x${bounding}`) >> CAP_NET_RAW) & 1n) === 0n) {
+  if (hasNetRaw('CapBnd', status) === false) {
     return 'CAP_NET_RAW is not in this process\'s capability bounding set, so neither root nor setcap can grant it here: run where it is allowed (a container: --cap-add NET_RAW)';
   }
   return GRANT_HINT;
-}
-
-function readProcStatus(): string {
-  try {
-    return readFileSync('/proc/self/status', 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** The echo options of a sweep's hosts. */

@@ -2,7 +2,7 @@
 // real backend on a namespace's own loopback (exact records, IPv4 and ::1, the same answers as the
 // connect scan), the fallback without CAP_NET_RAW, and bad input.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -172,18 +172,12 @@ t.test('ICMP unreachable codes as nmap -sS and the connect scan read them', asyn
 });
 
 t.test('whether a SYN scan can run: CapEff of /proc/self/status, bit 13 (CAP_NET_RAW)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'syn-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const status = (capEff: string): string => {
-    const file = join(dir, capEff);
-    writeFileSync(file, `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`);
-    return file;
-  };
+  const status = (capEff: string): string => `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`;
   const loaded = !('error' in loadAddon());
   t.equal(synScanPossible(status('000001ffffffffff')), loaded, 'every capability: where the addon loads');
   t.equal(synScanPossible(status('000001ffffffdfff')), false, 'all but CAP_NET_RAW');
   t.equal(synScanPossible(status('0000000000002000')), loaded, 'CAP_NET_RAW alone');
-  t.equal(synScanPossible(join(dir, 'none')), loaded, 'no /proc: the probes find out');
+  t.equal(synScanPossible(''), loaded, 'no /proc: the probes find out');
 });
 
 t.test('an injected socket layer means node:net, said as a fallback', async (t) => {

@@ -1,7 +1,7 @@
 // The SYN scan (`tcpprobe --syn`, `pmap -sS`): the addon's raw-socket backend (native/syn.c) under
 // the timing core, as NativeConnectProber runs the connect backend. Without the addon or without
 // CAP_NET_RAW it says why once and the scan runs as a connect scan (the same answers, slower).
-import { readFileSync } from 'node:fs';
+import { hasNetRaw, readProcStatus } from '../capabilities.js';
 import { errorReason } from '../icmp.js';
 import { LOCAL_ERRORS, UNREACHABLE_ERRORS, type EngineOptions, type ProbeOutcome, type SocketLayer } from '../tcp-engine.js';
 import type { Probe, Verdict } from '../timing/core.js';
@@ -123,22 +123,13 @@ export class SynProber extends NativePortProber<SynPort, SynAnswer> {
   }
 }
 
-/** CAP_NET_RAW's bit in the capability sets of /proc/PID/status (linux/capability.h). */
-const CAP_NET_RAW = 13n;
-
 /**
  * Whether a SYN scan can run in this process (the addon loads, CAP_NET_RAW is effective), asked
  * before any probe starts: pmap's -oX names the scan type in its header, and -m proc and -m thread
  * decide in their shards. Where /proc cannot say, the probes find out (and the type says syn).
  */
-export function synScanPossible(status = '/proc/self/status'): boolean {
-  if ('error' in loadAddon()) return false;
-  try {
-    const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(status, 'utf8'))?.[1];
-    return effective === undefined || (BigInt(`0x${effective}`) & (1n << CAP_NET_RAW)) !== 0n;
-  } catch {
-    return true;
-  }
+export function synScanPossible(status = readProcStatus()): boolean {
+  return !('error' in loadAddon()) && hasNetRaw('CapEff', status) !== false;
 }
 
 /**
