@@ -2,26 +2,14 @@
 // the issue's two loads: a full-port connect scan of 127.0.0.1 and a 65536-host loopback sweep.
 // native/harness.c drives tcp.c and icmp.c without Node (Node under valgrind is 30x slower and its
 // own allocations drown ours); the N-API glue in engine.c is not covered here.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
+import { harnessBuilder } from './fixtures/harness-build.js';
 import { has } from './lab.js';
 
-const NATIVE = fileURLToPath(new URL('../../native/', import.meta.url));
-const SOURCES = ['harness.c', 'tcp.c', 'icmp.c'].map((file) => join(NATIVE, file));
 const isRoot = process.getuid?.() === 0;
 const missing = ['gcc', 'valgrind'].filter((tool) => !has(tool));
-const dir = mkdtempSync(join(tmpdir(), 'pmap-native-memory-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-function build(name: string, flags: string[]): string {
-  const out = join(dir, name);
-  execFileSync('gcc', ['-std=gnu11', '-g', '-O1', '-Wall', '-I/usr/include/node', ...flags, '-o', out, ...SOURCES]);
-  return out;
-}
+const { build, sanitized } = harnessBuilder('pmap-native-memory-', ['tcp.c', 'icmp.c']);
 
 const loads: { name: string; args: string[]; expected: RegExp; needsRoot: boolean }[] = [
   // Every port answered exactly once, on loopback never a timeout or an errno.
@@ -57,13 +45,8 @@ t.test('valgrind: no invalid access, no leak of any kind', { skip: missing.lengt
 });
 
 t.test('AddressSanitizer and UBSan: the same loads', { skip: has('gcc') ? false : 'gcc is not installed' }, async (t) => {
-  let harness: string;
-  try {
-    harness = build('harness-asan', ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']);
-  } catch (err) {
-    t.comment(`no sanitizer runtime: ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
+  const harness = sanitized(t, 'harness-asan', ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']);
+  if (harness === null) return;
   for (const load of loads) {
     if (load.needsRoot && !isRoot) continue;
     const run = spawnSync(harness, load.args, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });

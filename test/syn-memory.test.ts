@@ -2,24 +2,12 @@
 // full-port SYN scan of 127.0.0.1 and a scan of ::1, driven by native/harness.c without Node (as
 // test/native-memory.test.ts does for tcp.c and icmp.c; built here with -DWITH_SYN).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { harnessBuilder } from './fixtures/harness-build.js';
 import { has, labUnavailable, loopbackNamespace } from './lab.js';
 
-const NATIVE = fileURLToPath(new URL('../../native/', import.meta.url));
-const SOURCES = ['harness.c', 'tcp.c', 'icmp.c', 'syn.c'].map((file) => join(NATIVE, file));
 const why = process.getuid?.() !== 0 ? 'raw sockets need root' : !has('gcc') ? 'gcc is not installed' : null;
-const dir = mkdtempSync(join(tmpdir(), 'pmap-syn-memory-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-function build(name: string, flags: string[]): string {
-  const out = join(dir, name);
-  execFileSync('gcc', ['-std=gnu11', '-g', '-O1', '-Wall', '-DWITH_SYN', '-I/usr/include/node', ...flags, '-o', out, ...SOURCES]);
-  return out;
-}
+const { build, sanitized } = harnessBuilder('pmap-syn-memory-', ['tcp.c', 'icmp.c', 'syn.c'], ['-DWITH_SYN']);
 
 // Every port answered exactly once (SYN-ACK or RST): on loopback never a timeout or an errno. The
 // harness cancels 2 requests in 100 (one queued, one sent unless already answered), counted as
@@ -55,13 +43,8 @@ t.test('valgrind: no invalid access, no leak of any kind', { skip: why ?? (has('
 });
 
 t.test('ThreadSanitizer: the engine thread and its second sender share nothing unguarded', { skip: why ?? false }, async (t) => {
-  let harness: string;
-  try {
-    harness = build('harness-tsan', ['-fsanitize=thread']);
-  } catch (err) {
-    t.comment(`no sanitizer runtime: ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
+  const harness = sanitized(t, 'harness-tsan', ['-fsanitize=thread']);
+  if (harness === null) return;
   // The sender's hand-offs are the same for either family: the two small loads (timeouts included).
   for (const load of loads.filter((load) => load.name === 'SYN scan of ::1' || load.name === 'SYN scan with timeouts')) {
     const run = spawnSync(...inNs(load.ns, harness, load.args), { encoding: 'utf8', env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' } });
@@ -79,13 +62,8 @@ t.test('ThreadSanitizer: the engine thread and its second sender share nothing u
 });
 
 t.test('AddressSanitizer and UBSan: the same loads', { skip: why ?? false }, async (t) => {
-  let harness: string;
-  try {
-    harness = build('harness-asan', ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']);
-  } catch (err) {
-    t.comment(`no sanitizer runtime: ${(err as Error).message.split('\n')[0]}`);
-    return;
-  }
+  const harness = sanitized(t, 'harness-asan', ['-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']);
+  if (harness === null) return;
   for (const load of loads.filter((load) => load.name !== 'SYN scan of 127.0.0.1:1-10000')) {
     const run = spawnSync(...inNs(load.ns, harness, load.args), { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
     t.equal(run.status, 0, `${load.name}: ${run.stderr}`);
