@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 import type { CommandName } from './harness.js';
 // Every test that spawns a bin imports this file: its children record coverage without tap's hook.
 import './fixtures/child-coverage.js';
@@ -93,6 +94,22 @@ export function labUnavailable(options: Pick<LabOptions, 'dropIcmp' | 'filtered'
   const firewall = options.dropIcmp?.length || options.filtered || options.rejected || options.loss;
   if (firewall && !has('iptables')) return 'iptables is not installed (apt-get install iptables)';
   return null;
+}
+
+/**
+ * A lab for one test, closed when the test ends; or null, the test planned to nothing with the
+ * reason, where none can be built here or `unusable` gives one (the addon missing, say).
+ * `firewall`: the test adds iptables rules of its own, so iptables is needed whatever `options` ask.
+ */
+export async function testLab(t: Test, options: LabOptions, extra: { firewall?: boolean; unusable?: string | null } = {}): Promise<Lab | null> {
+  const why = labUnavailable(extra.firewall ? { ...options, filtered: {} } : options) ?? extra.unusable ?? null;
+  if (why) {
+    t.plan(0, `no lab: ${why}`);
+    return null;
+  }
+  const built = await buildLab(options);
+  t.teardown(() => built.close());
+  return built;
 }
 
 let serial = 0;

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { loadAddon } from '../lib/native/addon.js';
-import { binPath, buildLab, collect, labUnavailable, waitForText, type Lab } from './lab.js';
+import { binPath, collect, testLab, waitForText, type Lab, type LabOptions } from './lab.js';
 
 type PortRecord = { ip: string; port?: number; state: string; rtt?: number; reason?: string };
 
@@ -14,16 +14,8 @@ const states = (found: PortRecord[]): string[] =>
 
 const addon = loadAddon();
 
-async function lab(t: Test, options: Parameters<typeof buildLab>[0]): Promise<Lab | null> {
-  const why = labUnavailable({ ...options, filtered: {} }) ?? ('error' in addon ? addon.error : null);
-  if (why) {
-    t.plan(0, `no lab: ${why}`);
-    return null;
-  }
-  const built = await buildLab(options);
-  t.teardown(() => built.close());
-  return built;
-}
+// The lab's own iptables rules need iptables; the SYN engine needs the addon.
+const lab = (t: Test, options: LabOptions): Promise<Lab | null> => testLab(t, options, { firewall: true, unusable: 'error' in addon ? addon.error : null });
 
 const iptables = (net: Lab, ...rule: string[]): void => void execFileSync('ip', ['netns', 'exec', net.targetNs, 'iptables', '-A', 'INPUT', ...rule]);
 

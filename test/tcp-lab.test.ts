@@ -2,7 +2,7 @@
 // ICMP rejects, dead addresses and random packet loss, all built here and torn down after.
 import { execFileSync } from 'node:child_process';
 import t, { type Test } from 'tap';
-import { binPath, buildLab, labUnavailable, type Lab } from './lab.js';
+import { binPath, testLab, type Lab, type LabOptions } from './lab.js';
 
 // The engine under test: the addon (the default) here; tcp-lab-native.test.ts runs this file again on node:net.
 const ENGINE_ARGS = ['--engine', process.env.PMAP_TEST_TCP_ENGINE ?? 'native'];
@@ -14,16 +14,7 @@ const records = (stdout: string): PortRecord[] =>
 const states = (found: PortRecord[]): string[] =>
   found.map(({ ip, port, state }) => `${ip} ${port ?? '-'} ${state}`).sort();
 
-async function lab(t: Test, options: Parameters<typeof buildLab>[0]): Promise<Lab | null> {
-  const why = labUnavailable(options);
-  if (why) {
-    t.plan(0, `no lab: ${why}`);
-    return null;
-  }
-  const built = await buildLab(options);
-  t.teardown(() => built.close());
-  return built;
-}
+const lab = (t: Test, options: LabOptions): Promise<Lab | null> => testLab(t, options);
 
 t.test('open, closed, filtered and rejected ports exactly right on several hosts', async (t) => {
   const net = await lab(t, {
