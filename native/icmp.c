@@ -5,6 +5,7 @@
 // everyone else's ICMP (and our own requests looped back on lo) in the kernel (raw(7), RFC 3542 3.2).
 #define _GNU_SOURCE
 #include "engine.h"
+#include "heap.h"
 
 #include <errno.h>
 #include <linux/icmp.h>
@@ -33,12 +34,11 @@ typedef struct slot {
   int64_t sent_ns;
 } slot;
 
-typedef struct timer {
-  int64_t deadline_ns;
-  uint32_t generation;
-  uint16_t seq;
-  uint8_t fam;
-} timer;
+// A timer's key: the slot's generation, its sequence number and family (a reused slot's old timer
+// finds a newer generation there).
+static timer echo_timer(int64_t deadline_ns, uint32_t generation, uint16_t seq, int fam) {
+  return (timer){deadline_ns, (uint64_t)generation << 24 | (uint64_t)seq << 8 | (uint64_t)fam};
+}
 
 typedef struct outgoing {
   uint16_t seq;
@@ -59,40 +59,9 @@ typedef struct icmp_state {
   fam_state fam[2];
   uint16_t identifier;
   uint32_t generation;
-  timer *heap;
-  size_t n_heap, cap_heap;
+  timer_heap heap;
   int64_t retry_ns;  // a full send buffer: try the queue again at this time
 } icmp_state;
-
-static void heap_push(icmp_state *s, timer t) {
-  if (s->n_heap == s->cap_heap) {
-    s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 1024;
-    s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
-  }
-  size_t i = s->n_heap++;
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (s->heap[parent].deadline_ns <= t.deadline_ns) break;
-    s->heap[i] = s->heap[parent];
-    i = parent;
-  }
-  s->heap[i] = t;
-}
-
-static timer heap_pop(icmp_state *s) {
-  timer top = s->heap[0], last = s->heap[--s->n_heap];
-  size_t i = 0;
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= s->n_heap) break;
-    if (child + 1 < s->n_heap && s->heap[child + 1].deadline_ns < s->heap[child].deadline_ns) child++;
-    if (last.deadline_ns <= s->heap[child].deadline_ns) break;
-    s->heap[i] = s->heap[child];
-    i = child;
-  }
-  if (s->n_heap > 0) s->heap[i] = last;
-  return top;
-}
 
 static int open_raw(int family) {
   int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
@@ -255,7 +224,7 @@ static void send_queue(engine *e, icmp_state *s, fam_state *f) {
       outgoing o = f->queue[done + (size_t)i];
       slot *sl = &f->slots[o.seq];
       sl->sent_ns = now;
-      heap_push(s, (timer){now + o.timeout_ns, sl->generation, o.seq, (uint8_t)(f == &s->fam[1])});
+      timer_push(&s->heap, echo_timer(now + o.timeout_ns, sl->generation, o.seq, f == &s->fam[1]));
     }
     done += (size_t)sent;
   }
@@ -343,16 +312,17 @@ static void icmp_event(engine *e, void *state, void *ptr, uint32_t events) {
 
 static int64_t icmp_expire(engine *e, void *state, int64_t now) {
   icmp_state *s = state;
-  while (s->n_heap > 0 && s->heap[0].deadline_ns <= now) {
-    timer t = heap_pop(s);
-    fam_state *f = &s->fam[t.fam];
-    slot *sl = &f->slots[t.seq];
-    if (sl->token == 0 || sl->generation != t.generation) continue;  // answered meanwhile
+  while (timer_due(&s->heap, now)) {
+    uint64_t key = timer_pop(&s->heap).key;
+    fam_state *f = &s->fam[key & 0xff];
+    uint16_t seq = (uint16_t)(key >> 8);
+    slot *sl = &f->slots[seq];
+    if (sl->token == 0 || sl->generation != (uint32_t)(key >> 24)) continue;  // answered meanwhile
     engine_complete(e, sl->token, K_TIMEOUT, 0, 0);
     sl->sent_ns = 0;
-    free_slot(f, t.seq);
+    free_slot(f, seq);
   }
-  int64_t next = s->n_heap > 0 ? s->heap[0].deadline_ns : -1;
+  int64_t next = timer_next(&s->heap);
   if (s->retry_ns && (next < 0 || s->retry_ns < next)) next = s->retry_ns;
   return next;
 }
@@ -388,7 +358,7 @@ static void icmp_retime(engine *e, void *state, int32_t token, int32_t timeout_m
     return;
   }
   // A second timer for the same echo: whichever comes first times it out, the other finds it gone.
-  heap_push(s, (timer){sl->sent_ns + timeout_ns, sl->generation, seq, (uint8_t)(f == &s->fam[1])});
+  timer_push(&s->heap, echo_timer(sl->sent_ns + timeout_ns, sl->generation, seq, f == &s->fam[1]));
 }
 
 // A cancelled echo costs nothing but its sequence number until it times out: JavaScript drops the
@@ -402,7 +372,7 @@ static void icmp_destroy(engine *e, void *state) {
     free(s->fam[i].slots);
     free(s->fam[i].queue);
   }
-  free(s->heap);
+  free(s->heap.at);
   free(s);
 }
 

@@ -25,6 +25,7 @@
 //   K_ICMP_ERROR (detail type << 8 | code), read from a raw ICMP socket per family (ICMP_FILTER).
 #define _GNU_SOURCE
 #include "engine.h"
+#include "heap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,11 +63,6 @@ typedef struct probe {
   int64_t deadline_ns;
   struct probe *next_key, *next_token;
 } probe;
-
-typedef struct timer {
-  int64_t deadline_ns;
-  int32_t token;
-} timer;
 
 // One sendmmsg's worth of SYNs, built by the engine thread and sent by it or by the sender thread.
 typedef struct send_job {
@@ -119,8 +115,7 @@ typedef struct syn_state {
   uint64_t key[2];
   probe *by_key[BUCKETS];
   probe *by_token[BUCKETS];
-  timer *heap;  // try deadlines; entries of answered, cancelled and retimed probes are dropped lazily
-  size_t n_heap, cap_heap;
+  timer_heap heap;  // try deadlines by token; entries of answered, cancelled and retimed probes are dropped lazily
   size_t n_live;  // probes in the indexes
   sender *sender;  // NULL on a one-CPU machine (or if the thread could not start)
   send_job local;  // the batch the engine thread sends itself
@@ -214,51 +209,23 @@ static probe *find_token(syn_state *s, int32_t token) {
   return NULL;
 }
 
-static void sift_up(syn_state *s, size_t i, timer t) {
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (s->heap[parent].deadline_ns <= t.deadline_ns) break;
-    s->heap[i] = s->heap[parent];
-    i = parent;
-  }
-  s->heap[i] = t;
-}
-
 // Answered probes leave their deadline behind until it passes (a timeout, up to seconds): a fast scan
 // would pile them up, so when they outnumber the live ones the heap is rebuilt from the live ones
 // (memory bounded by what is in flight, not by the send rate).
 static void compact(syn_state *s) {
   size_t kept = 0;
-  for (size_t i = 0; i < s->n_heap; i++) {
-    timer t = s->heap[i];
-    probe *p = find_token(s, t.token);
-    if (p != NULL && p->deadline_ns == t.deadline_ns) sift_up(s, kept++, t);
+  for (size_t i = 0; i < s->heap.n; i++) {
+    timer t = s->heap.at[i];
+    probe *p = find_token(s, (int32_t)t.key);
+    if (p != NULL && p->deadline_ns == t.deadline_ns) timer_sift_up(&s->heap, kept++, t);
   }
-  s->n_heap = kept;
+  s->heap.n = kept;
 }
 
-static void heap_push(syn_state *s, timer t) {
-  if (s->n_heap >= 4096 && s->n_heap > 4 * s->n_live) compact(s);
-  if (s->n_heap == s->cap_heap) {
-    s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 1024;
-    s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
-  }
-  sift_up(s, s->n_heap++, t);
-}
-
-static timer heap_pop(syn_state *s) {
-  timer top = s->heap[0], last = s->heap[--s->n_heap];
-  size_t i = 0;
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= s->n_heap) break;
-    if (child + 1 < s->n_heap && s->heap[child + 1].deadline_ns < s->heap[child].deadline_ns) child++;
-    if (last.deadline_ns <= s->heap[child].deadline_ns) break;
-    s->heap[i] = s->heap[child];
-    i = child;
-  }
-  if (s->n_heap > 0) s->heap[i] = last;
-  return top;
+// Times p out at its deadline_ns.
+static void arm(syn_state *s, probe *p) {
+  if (s->heap.n >= 4096 && s->heap.n > 4 * s->n_live) compact(s);
+  timer_push(&s->heap, (timer){p->deadline_ns, (uint32_t)p->token});
 }
 
 // --- Sockets ---------------------------------------------------------------------------------------
@@ -554,7 +521,7 @@ static void collect_job(engine *e, syn_state *s, send_job *j) {
       p->in_job = 0;
       p->sent_ns = j->sent_ns;
       p->deadline_ns = p->sent_ns + p->timeout_ns;
-      heap_push(s, (timer){p->deadline_ns, p->token});
+      arm(s, p);
     }
   }
   j->n = 0;
@@ -643,7 +610,7 @@ static void fill_job(syn_state *s, fam_state *f, send_job *j, size_t *done, int6
       continue;
     }
     p->deadline_ns = now + p->timeout_ns;
-    heap_push(s, (timer){p->deadline_ns, p->token});
+    arm(s, p);
   }
 }
 
@@ -802,14 +769,14 @@ static void syn_flush(engine *e, void *state) {
 
 static int64_t syn_expire(engine *e, void *state, int64_t now) {
   syn_state *s = state;
-  while (s->n_heap > 0 && s->heap[0].deadline_ns <= now) {
-    timer t = heap_pop(s);
-    probe *p = find_token(s, t.token);
+  while (timer_due(&s->heap, now)) {
+    timer t = timer_pop(&s->heap);
+    probe *p = find_token(s, (int32_t)t.key);
     if (p == NULL || p->queued || p->deadline_ns != t.deadline_ns) continue;  // answered or cancelled meanwhile
     engine_complete(e, p->token, K_TIMEOUT, 0, 0);
     free_probe(s, p);
   }
-  return s->n_heap > 0 ? s->heap[0].deadline_ns : -1;
+  return timer_next(&s->heap);
 }
 
 static void syn_cancel(engine *e, void *state, int32_t token) {
@@ -833,7 +800,7 @@ static void syn_retime(engine *e, void *state, int32_t token, int32_t timeout_ms
   p->timeout_ns = timeout_ns;
   if (p->queued || p->in_job) return;  // not sent yet: its deadline is set when it is
   p->deadline_ns = p->sent_ns + timeout_ns;
-  heap_push(s, (timer){p->deadline_ns, p->token});  // the old entry no longer matches: dropped when met
+  arm(s, p);  // the old entry no longer matches: dropped when met
 }
 
 static void syn_destroy(engine *e, void *state) {
@@ -853,7 +820,7 @@ static void syn_destroy(engine *e, void *state) {
     free(f->queue);
     close_fam(f);
   }
-  free(s->heap);
+  free(s->heap.at);
   free(s);
 }
 
