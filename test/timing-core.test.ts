@@ -145,6 +145,30 @@ t.test('timeouts already running shrink when the first answer comes', async (t) 
   t.equal(result.elapsed, 200);
 });
 
+t.test('a try due after the last read of the answers is not judged yet (wake\'s readAt)', async (t) => {
+  // The driver says when it last read every answer that had come; a try whose wait ran out after
+  // that may have its answer waiting unread (lib/timing/driver.ts "Read, then judge").
+  const sent: number[] = [];
+  const expired: number[] = [];
+  const core = new TimingCore<null, null>({ ...T3, maxInFlight: 10, maxRetries: 0 }, {
+    send: (probe) => void sent.push(probe.sentAt),
+    expire: (probe) => void expired.push(probe.sentAt),
+    settle: () => undefined,
+  });
+  core.add('a', null, 0);
+  core.wake(0);
+  core.add('b', null, 500);
+  core.wake(500);
+  t.same(sent, [0, 500]);
+  // Both waits (1000 ms) have run out by 1600, but the answers were last read at 900, then 1200.
+  core.wake(1600, 900);
+  t.same(expired, [], 'nothing due by the read at 900');
+  core.wake(1600, 1200);
+  t.same(expired, [0], 'the try due at 1000 is judged; the one due at 1500 waits for a later read');
+  core.wake(1600);
+  t.same(expired, [0, 500], 'read at 1600: both judged');
+});
+
 for (const [rtt, jitter] of [[0.05, 0.02], [30, 10], [300, 100]] as const) {
   for (const loss of [0, 0.05, 0.2]) {
     t.test(`RTT ${rtt} ms ±${jitter}, ${loss * 100}% loss each way: every live host over 20 seeded runs`, async (t) => {

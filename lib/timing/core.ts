@@ -17,8 +17,10 @@
 //                    error(probe, now, d)   an ICMP error or the like settled it: never feeds RTT or loss
 //                    lost(probe, now)       this try got no answer and never will (ETIMEDOUT, EACCES)
 //                    unsent(probe, now)     the try never left (EMFILE, ENOBUFS): not counted, window lowered
-//                    wake(now)              time passed: expire tries, send what the window and rate allow;
-//                                           then nextWake() says when to call wake again
+//                    wake(now, readAt?)     time passed: expire tries, send what the window and rate allow;
+//                                           then nextWake() says when to call wake again. readAt: when
+//                                           the backend last read every answer that had come (default
+//                                           now); only a try due by then is judged lost
 //
 // The model (numbers: ../shared/TIMING.md, nmap's timing.cc and scan_engine.cc):
 // - RTT: RFC 6298 smoothing per host and for the whole scan; a host without samples uses the scan's
@@ -328,9 +330,13 @@ export class TimingCore<P, D> {
    * Expire tries whose time is up, release the bench, send what may be sent. The other calls only
    * send: the caller wakes the core once per batch of events and at nextWake(), so the cost of
    * re-reading every timeout is paid once per batch, not once per answer.
+   * `readAt` (<= now): every answer that had arrived by then has been reported. A try due after it
+   * stays in flight: its answer may be waiting, unread, in a socket (the process was held up: a
+   * long GC, another process on the CPU), and judging it lost would retransmit a port that answered,
+   * shrink the window for a loss that never was, and after enough such holds call it filtered.
    */
-  wake(now: number): void {
-    this.expire(now);
+  wake(now: number, readAt = now): void {
+    this.expire(now, Math.min(now, readAt));
     this.releaseBench(now);
     this.sendReady(now);
   }
@@ -457,24 +463,25 @@ export class TimingCore<P, D> {
     return (this.hosts.get(probe.target.host)?.rtt.samples ?? 0) > 0;
   }
 
-  private expire(now: number): void {
+  /** Judge the tries due by `readAt` (see wake). */
+  private expire(now: number, readAt: number): void {
     // The backstop first: a backend that never gave its verdict on a try it was asked to judge.
     const slack = this.options.threadClock?.slackMs ?? 0;
     for (const probe of this.judging.values()) {
-      if (probe.timeUpAt! + slack > now) break;
+      if (probe.timeUpAt! + slack > readAt) break;
       this.timedOut(probe, now);
     }
     const group = this.timeoutFor('');
     for (const probe of this.flying.values()) {
       if (this.hasOwnEstimate(probe) || probe.timeUpAt !== undefined) continue;
-      if (!probe.departed || probe.sentAt + group > now) break;
+      if (!probe.departed || probe.sentAt + group > readAt) break;
       this.timeUp(probe, group, now);
     }
     for (const host of [...this.sampledFlying]) {
       const timeout = this.timeoutFor(host.name);
       for (const probe of host.flying.values()) {
         if (probe.timeUpAt !== undefined) continue;
-        if (!probe.departed || probe.sentAt + timeout > now) break;
+        if (!probe.departed || probe.sentAt + timeout > readAt) break;
         this.timeUp(probe, timeout, now);
       }
     }
