@@ -200,8 +200,14 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
       // Nth packet, not at random. Random 5% loss failed a test now and then by chance (~0.7% of
       // runs: one host lost all 3 tries); evenly spaced drops never take two packets in a row, so
       // the tries of one probe are not all lost unless exactly N packets apart each time (issue 10).
+      // Neighbour discovery is spared on IPv6 as ARP is on IPv4: a dropped neighbour advertisement
+      // left a target unable to answer the scanner for ~1 s (the kernel asks again a second later),
+      // silence no 100 ms timeout and its retries ride out. Measured, 5% loss lab, node:net engine,
+      // 4 CPU hogs: 1 run in 4 called 21 ports of fd00:198:18::10 filtered (65 in two suite runs),
+      // 'loss seen' 5.3-7.9% and up to 8 tries a port; sparing NS and NA: 0 in 6, loss seen 5.0-5.1%.
       const every = String(Math.max(2, Math.round(1 / options.loss)));
       rule('-m', 'statistic', '--mode', 'nth', '--every', every, '--packet', '0', '-j', 'DROP');
+      for (const type of ['neighbour-solicitation', 'neighbour-advertisement']) rule6('-p', 'ipv6-icmp', '--icmpv6-type', type, '-j', 'ACCEPT');
       rule6('-m', 'statistic', '--mode', 'nth', '--every', every, '--packet', '0', '-j', 'DROP');
     }
     const endpoints = Object.entries(options.listen ?? {}).flatMap(([i, ports]) =>
