@@ -196,7 +196,7 @@ export async function buildLab(options: LabOptions): Promise<Lab> {
       }
     }
     if (options.loss) {
-      // Drop a share of everything but ARP (which iptables never sees) coming into the targets: every
+      // Drop a share of everything but ARP (which iptables never sees) and NDP coming into the targets: every
       // Nth packet, not at random. Random 5% loss failed a test now and then by chance (~0.7% of
       // runs: one host lost all 3 tries); evenly spaced drops never take two packets in a row, so
       // the tries of one probe are not all lost unless exactly N packets apart each time (issue 10).
