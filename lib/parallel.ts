@@ -28,6 +28,8 @@ export interface ShardOptions {
   ready?: () => Promise<void> | undefined;
   /** A line the shard wrote on stderr. */
   onLog?: (line: string) => void;
+  /** inThreads: node's options for each worker (default, as node's Worker: this process's own). */
+  execArgv?: string[];
 }
 
 /**
@@ -227,7 +229,7 @@ const BATCH = 64;
 export function inThreads(items: AsyncIterable<Rec> | Iterable<Rec>, job: WorkerJob, options: ShardOptions): Observable<Rec> {
   return dealAcross(items, options, (emit) => {
     // A worker is an isolate of its own: it takes the main thread's stack-trace setting along.
-    const worker = new Worker(WORKER_SCRIPT, { workerData: { ...job, stackTraceLimit: Error.stackTraceLimit } });
+    const worker = new Worker(WORKER_SCRIPT, { workerData: { ...job, stackTraceLimit: Error.stackTraceLimit }, ...(options.execArgv ? { execArgv: options.execArgv } : {}) });
     let outstanding = 0;
     let batch: Rec[] = [];
     let waiters: (() => void)[] = [];
