@@ -7,7 +7,7 @@ import { harnessBuilder } from './fixtures/harness-build.js';
 import { has, labUnavailable, loopbackNamespace } from './lab.js';
 
 const why = process.getuid?.() !== 0 ? 'raw sockets need root' : !has('gcc') ? 'gcc is not installed' : null;
-const { build, sanitized } = harnessBuilder('pmap-syn-memory-', ['tcp.c', 'icmp.c', 'syn.c'], ['-DWITH_SYN']);
+const { build, sanitized } = harnessBuilder(['tcp.c', 'icmp.c', 'syn.c'], ['-DWITH_SYN']);
 
 // Every port answered exactly once (SYN-ACK or RST): on loopback never a timeout or an errno. The
 // harness cancels 2 requests in 100 (one queued, one sent unless already answered), counted as

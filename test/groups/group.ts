@@ -22,16 +22,17 @@ import { readdirSync } from 'node:fs';
 import t from 'tap';
 
 export const GROUPS = {
-  // Lab files whose skips are per test (no t.plan at the top level): 5-15 s each.
-  '01-labs': ['syn-lab', 'syn-memory', 'ping-lab'],
+  // The SYN lab and the addon's C code under valgrind and the sanitizers (the two memory files
+  // share their harness builds: test/fixtures/harness-build.ts): 5-15 s each.
+  '01-labs': ['syn-lab', 'syn-memory', 'native-memory'],
   // In-process tests, under 2 s each.
   '02-units': [
     'discovery', 'icmp', 'iprange', 'permutation', 'ping-command', 'pmap-targets', 'pool', 'ports', 'report',
     'svc-signatures', 'tally', 'targets', 'tcp-scan', 'timing-core', 'top-ports', 'tcp-engine', 'icmp-engine',
     'records', 'native-tcp', 'names', 'closed-stdio', 'ping-privilege', 'pull-each',
   ],
-  // Terminals, scan order and the addon under valgrind: 2-8 s each.
-  '03-native': ['progress', 'pmap-order', 'native-memory'],
+  // Terminals, scan order, and the ping lab (its skips are per test): 2-8 s each.
+  '03-native': ['progress', 'pmap-order', 'ping-lab'],
   // The commands end to end on loopback (spawned where the test is about the process), 2-3.5 s each.
   '04-commands': ['epipe-exit', 'exit-status', 'help', 'svcprobe', 'toxml', 'xml-consumers', 'pingprobe', 'shuffle-memory'],
   // Engines and pipelines on loopback, 4-7 s each.
