@@ -19,7 +19,7 @@ const DEAD6 = Array.from({ length: 5 }, (_, i) => `${SUBNET6}${(0xc8 + i).toStri
 const PINGPROBE = binPath('pingprobe');
 // The engine under test: ours (the default) here; ping-lab-native.test.ts runs this file again on raw-socket.
 const ENGINE = process.env.PMAP_TEST_PING_ENGINE ?? 'native';
-// As user nobody, without coverage (tap's hook or NODE_V8_COVERAGE, fixtures/child-coverage.ts): writing to root's .tap/ would fail at exit.
+// As user nobody, without coverage (tap's hook or ours, fixtures/child-coverage.ts; NODE_V8_COVERAGE too): writing to root's .tap/ would fail at exit.
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE'];
 
 async function timed(lab: Lab, argv: string[], input?: string) {

@@ -30,7 +30,7 @@ function unprivilegedUnavailable(): string | null {
   }
 }
 
-// As user nobody, without coverage (tap's hook or NODE_V8_COVERAGE, fixtures/child-coverage.ts): writing to root's .tap/ would fail at exit.
+// As user nobody, without coverage (tap's hook or ours, fixtures/child-coverage.ts; NODE_V8_COVERAGE too): writing to root's .tap/ would fail at exit.
 const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE'];
 
 t.test('answering hosts from the arguments, IPv4 and IPv6', { skip: isRoot ? false : 'raw sockets need root here' }, async (t) => {
