@@ -169,6 +169,30 @@ t.test('a try due after the last read of the answers is not judged yet (wake\'s 
   t.same(expired, [0, 500], 'read at 1600: both judged');
 });
 
+t.test('a benched target is not settled before the answers that came meanwhile are read', async (t) => {
+  // A runs out of tries (2, no loss seen yet) at 200 and waits on the bench while B's retransmission
+  // is in flight. B's answer comes at 230 but is read only at 420 (the process was held up): read
+  // first, it shows loss and gives A a third try; judged first, A was settled silent (filtered).
+  const probes = new Map<string, Probe<null>>();
+  const settled: string[] = [];
+  const core = new TimingCore<null, null>({ initialTimeoutMs: 100, minRttMs: 100, maxRttMs: 10_000, maxRetries: 10, maxInFlight: 10 }, {
+    send: (probe) => void probes.set(`${probe.target.host}${probe.tryno}`, probe),
+    expire: () => undefined,
+    settle: (target, verdict) => void settled.push(`${target.host} ${verdict.kind}`),
+  });
+  core.add('A', null, 0);
+  core.wake(0);
+  core.add('B', null, 50);
+  for (const now of [50, 100, 150, 200]) core.wake(now);
+  t.same([...probes.keys()].sort(), ['A0', 'A1', 'B0', 'B1']);
+  core.wake(420, 200);
+  t.same(settled, [], 'A waits on the bench: its hold runs out at 400, after the last read');
+  core.answer(probes.get('B1')!, 230, null);
+  core.wake(420);
+  t.same(settled, ['B answer'], 'A is not settled silent');
+  t.ok(probes.has('A2'), 'A gets a third try');
+});
+
 for (const [rtt, jitter] of [[0.05, 0.02], [30, 10], [300, 100]] as const) {
   for (const loss of [0, 0.05, 0.2]) {
     t.test(`RTT ${rtt} ms ±${jitter}, ${loss * 100}% loss each way: every live host over 20 seeded runs`, async (t) => {

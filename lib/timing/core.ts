@@ -337,7 +337,7 @@ export class TimingCore<P, D> {
    */
   wake(now: number, readAt = now): void {
     this.expire(now, Math.min(now, readAt));
-    this.releaseBench(now);
+    this.releaseBench(Math.min(now, readAt));
     this.sendReady(now);
   }
 
@@ -532,10 +532,11 @@ export class TimingCore<P, D> {
     return 2 * this.timeoutFor('');
   }
 
-  private releaseBench(now: number): void {
+  /** Settle as silent the benched targets whose hold ran out by `readAt` (see wake): an answer read later may still raise their tries. */
+  private releaseBench(readAt: number): void {
     const hold = this.benchHold();
     for (const target of this.bench) {
-      if (target.benchedAt + hold > now && this.bench.size <= this.options.maxInFlight) break;
+      if (target.benchedAt + hold > readAt && this.bench.size <= this.options.maxInFlight) break;
       this.bench.delete(target);
       this.finish(target, { kind: 'silent', tries: target.tries });
     }
