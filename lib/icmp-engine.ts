@@ -19,7 +19,12 @@ export interface IcmpSocket {
   /** Queue a packet; `sent` runs once the kernel took it (null) or refused it. */
   send(packet: Buffer, address: string, sent: (err: Error | null) => void): void;
   close(): void;
+  /** The last read stopped at its cap, not at an empty socket: packets may still be waiting. */
+  backlog?(): boolean;
 }
+
+/** Turns of the event loop a judgement waits at most for sockets to read their backlog (256 packets a turn each). */
+const MAX_READ_TURNS = 64;
 
 /** Opens a socket for a family; throws (EPERM: "Operation not permitted") when it cannot. */
 export type OpenIcmpSocket = (family: Family, handlers: IcmpSocketHandlers) => IcmpSocket;
@@ -137,8 +142,27 @@ export class IcmpEngine {
           target.payload.done(verdict);
         },
       },
-      clock,
+      // Before a try is judged lost the driver lets the loop poll once (lib/timing/driver.ts); a
+      // socket reads at most 256 packets a turn, so after a hold-up with more waiting, it also waits
+      // for the turns that read the rest.
+      clock.afterPoll
+        ? {
+            now: () => clock.now(),
+            setTimeout: (callback, ms) => clock.setTimeout(callback, ms),
+            clearTimeout: (handle) => clock.clearTimeout(handle),
+            ...(clock.defer ? { defer: (callback: () => void) => clock.defer!(callback) } : {}),
+            afterPoll: (callback) => this.afterReads(callback, 0),
+          }
+        : clock,
     );
+  }
+
+  private afterReads(callback: () => void, turns: number): void {
+    this.clock.afterPoll!(() => {
+      const behind = [...this.sockets.values()].some((entry) => entry.socket.backlog?.() ?? false);
+      if (behind && turns < MAX_READ_TURNS) this.afterReads(callback, turns + 1);
+      else callback();
+    });
   }
 
   /** The socket of a family, opened on first use; throws what opening throws (EPERM without privilege). */

@@ -90,15 +90,19 @@ export async function loadRawSocket(): Promise<OpenIcmpSocket> {
     const wrap = internals.wrap;
     const inbox = Buffer.alloc(4096);
     let closed = false;
+    let backlog = false;
     const deliver = (buffer: Buffer, bytes: number, source: string): void => handlers.message(buffer.subarray(0, bytes), source);
     const drain = (): void => {
       const limit = Error.stackTraceLimit;
       // The EAGAIN that ends each drain is thrown as an Error: no stack for it.
       Error.stackTraceLimit = 0;
+      backlog = true;
       try {
         for (let reads = 1; reads < READS_PER_EVENT && !closed; reads++) wrap.recv(inbox, deliver);
+        backlog = !closed;
       } catch {
         // EAGAIN: drained. Anything else comes again through the wrapper's next read, as an 'error'.
+        backlog = false;
       } finally {
         Error.stackTraceLimit = limit;
       }
@@ -127,6 +131,7 @@ export async function loadRawSocket(): Promise<OpenIcmpSocket> {
         closed = true;
         socket.close();
       },
+      backlog: () => backlog && !closed,
     };
   };
 }

@@ -31,6 +31,23 @@ class FakeClock implements Clock {
     return this.timers.length;
   }
 
+  /** afterPoll callbacks waiting for the next poll() (a turn of the loop that read the sockets). */
+  private polls: (() => void)[] | undefined;
+
+  /** Makes this clock one that has afterPoll (as the system clock): judging waits for poll(). */
+  withPolls(): this {
+    this.polls = [];
+    (this as Clock).afterPoll = (callback) => this.polls!.push(callback);
+    return this;
+  }
+
+  /** One turn of the loop: the reads are done, the callbacks waiting for them run. */
+  poll(): number {
+    const waiting = this.polls!.splice(0);
+    for (const callback of waiting) callback();
+    return waiting.length;
+  }
+
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
@@ -61,6 +78,8 @@ class FakeNetwork {
   handlers = new Map<Family, IcmpSocketHandlers>();
   /** Error for the next send callback, if any. */
   sendError: Error | null = null;
+  /** What the sockets say of their last read: stopped at the cap, more may be waiting. */
+  backlog = false;
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -75,6 +94,7 @@ class FakeNetwork {
         sent(err);
       },
       close: () => this.closed.push(family),
+      backlog: () => this.backlog,
     };
   };
 
@@ -109,8 +129,7 @@ const ONE: EchoOptions = { timeoutMs: 100, retries: 2, backoff: 1.5, count: 1 };
 /** The engine's timing: 100 ms until an RTT is known, up to 2 retransmissions, no window to speak of. */
 const TIMING: Partial<TimingOptions> = { initialTimeoutMs: 100, minRttMs: 100, maxRetries: 2, maxInFlight: 100_000 };
 
-function setup(timing: Partial<TimingOptions> = {}): { clock: FakeClock; network: FakeNetwork; engine: IcmpEngine } {
-  const clock = new FakeClock();
+function setup(timing: Partial<TimingOptions> = {}, clock = new FakeClock()): { clock: FakeClock; network: FakeNetwork; engine: IcmpEngine } {
   const network = new FakeNetwork(clock);
   return { clock, network, engine: new IcmpEngine(network.open, ID, clock, { ...TIMING, ...timing }) };
 }
@@ -195,6 +214,34 @@ t.test('an answer to a retransmission shows loss: silent hosts get a third try, 
   t.match(network.sent[4], { address: '127.0.0.9', at: 240 });
   clock.advance(1000);
   t.same(silent.result, { rtts: [], sent: 3 });
+});
+
+t.test('a try is judged lost only once the sockets have read what waited (256 packets a turn)', async (t) => {
+  const { clock, network, engine } = setup({}, new FakeClock().withPolls());
+  const probe = watch(engine, '127.0.0.1', 4, ONE);
+  t.equal(network.sent.length, 1);
+  // Held up past the 100 ms wait, with more replies queued than one turn reads.
+  network.backlog = true;
+  clock.advance(150);
+  t.equal(clock.poll(), 1, 'the due try waits for a turn of the loop');
+  t.equal(network.sent.length, 1, 'a socket still had packets waiting: not judged yet');
+  // The next turn reads the rest, this reply among them.
+  network.backlog = false;
+  network.reply(network.sent[0]!);
+  clock.poll();
+  t.equal(network.sent.length, 1, 'no retransmission');
+  t.match(probe.result, { rtts: [150] });
+  // A socket that stays behind holds a judgement back for a bounded number of turns, not for ever.
+  const silent = watch(engine, '127.0.0.2', 4, ONE);
+  clock.advance(0);
+  t.equal(network.sent.length, 2);
+  network.backlog = true;
+  clock.advance(1000);
+  let turns = 0;
+  while (clock.poll() > 0 && network.sent.length === 2) turns++;
+  t.equal(network.sent.length, 3, 'retransmitted after the bound');
+  t.equal(turns, 64, 'after 64 turns');
+  t.notOk(silent.done);
 });
 
 t.test('an answer to a retry makes the host alive', async (t) => {
