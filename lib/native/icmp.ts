@@ -6,12 +6,12 @@ import type { Probe, Target, TimingOptions, Verdict } from '../timing/core.js';
 import { MAX_TIMER_MS, systemClock, TimingDriver, type Clock } from '../timing/driver.js';
 import { TIMING_DEFAULTS } from '../timing/flags.js';
 import { AddressWords, Done, errnoName, loadAddon, NativeEngine, type NativeAddon } from './addon.js';
-import { THREAD_SLACK_MS } from './tcp.js';
+import { retimeShorter, THREAD_SLACK_MS, type ThreadEngine } from './prober.js';
 
 /** int32 words per echo request (native/icmp.c): token, unused, family, wait ms, 16 address bytes. */
 const REQUEST_WORDS = 8;
 
-export type EchoEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'close'>;
+export type EchoEngine = ThreadEngine;
 
 /** Sends of one echo the kernel may refuse for a full buffer before the probe fails (as IcmpEngine). */
 const MAX_SEND_REFUSALS = 20;
@@ -71,10 +71,7 @@ export class NativeIcmpProber {
         send: (probe) => this.send(probe),
         // The backstop, or a retransmission made moot by a late answer.
         expire: (probe) => this.cancelTry(probe.target.payload),
-        timeUp: (probe, timeoutMs) => {
-          const { token } = probe.target.payload;
-          if (token && timeoutMs < probe.timeoutMs) this.engine.retime(token, timeoutMs);
-        },
+        timeUp: retimeShorter(engine),
         settle: (target, verdict) => {
           this.cancelTry(target.payload);
           // An answer's rtt is C's already (answer() was given it): the verdict goes as it is.

@@ -17,6 +17,17 @@ export const THREAD_SLACK_MS = 2000;
 /** The engine as a prober uses it: NativeEngine, or a test's scripted fake. */
 export type ThreadEngine = Pick<NativeEngine, 'submit' | 'cancel' | 'retime' | 'close'>;
 
+/**
+ * The core's timeUp under threadClock (lib/timing/core.ts): the thread already times each try with
+ * the wait it left with, so only a shorter wait (the estimate shrank since) is sent after it.
+ */
+export function retimeShorter(engine: Pick<ThreadEngine, 'retime'>): (probe: Probe<{ token: number | undefined }>, timeoutMs: number) => void {
+  return (probe, timeoutMs) => {
+    const { token } = probe.target.payload;
+    if (token && timeoutMs < probe.timeoutMs) engine.retime(token, timeoutMs);
+  };
+}
+
 /** A port's state between tries: the token of the try in flight (0: none) and what the rules count. */
 export interface NativeTry {
   port: number;
@@ -58,10 +69,7 @@ export abstract class NativePortProber<P extends NativeTry, A> {
         send: (probe) => this.send(probe),
         // The backstop, or a retransmission made moot by a late answer: forget it on the thread.
         expire: (probe) => this.cancelTry(probe.target.payload),
-        timeUp: (probe, timeoutMs) => {
-          const { token } = probe.target.payload;
-          if (token && timeoutMs < probe.timeoutMs) this.engine.retime(token, timeoutMs);
-        },
+        timeUp: retimeShorter(engine),
         settle: (target, verdict) => target.payload.done(this.outcome(verdict, target.payload.rttMs)),
       },
       options.clock ?? systemClock,
