@@ -23,9 +23,6 @@ export interface IcmpSocket {
   backlog?(): boolean;
 }
 
-/** Turns of the event loop a judgement waits at most for sockets to read their backlog (256 packets a turn each). */
-const MAX_READ_TURNS = 64;
-
 /** Opens a socket for a family; throws (EPERM: "Operation not permitted") when it cannot. */
 export type OpenIcmpSocket = (family: Family, handlers: IcmpSocketHandlers) => IcmpSocket;
 
@@ -142,27 +139,11 @@ export class IcmpEngine {
           target.payload.done(verdict);
         },
       },
-      // Before a try is judged lost the driver lets the loop poll once (lib/timing/driver.ts); a
-      // socket reads at most 256 packets a turn, so after a hold-up with more waiting, it also waits
-      // for the turns that read the rest.
-      clock.afterPoll
-        ? {
-            now: () => clock.now(),
-            setTimeout: (callback, ms) => clock.setTimeout(callback, ms),
-            clearTimeout: (handle) => clock.clearTimeout(handle),
-            ...(clock.defer ? { defer: (callback: () => void) => clock.defer!(callback) } : {}),
-            afterPoll: (callback) => this.afterReads(callback, 0),
-          }
-        : clock,
+      clock,
+      // Before a try is judged lost the driver lets the loop poll (lib/timing/driver.ts); a socket
+      // reads at most 256 packets a turn, so after a hold-up with more waiting it waits for the rest.
+      () => [...this.sockets.values()].some((entry) => entry.socket.backlog?.() ?? false),
     );
-  }
-
-  private afterReads(callback: () => void, turns: number): void {
-    this.clock.afterPoll!(() => {
-      const behind = [...this.sockets.values()].some((entry) => entry.socket.backlog?.() ?? false);
-      if (behind && turns < MAX_READ_TURNS) this.afterReads(callback, turns + 1);
-      else callback();
-    });
   }
 
   /** The socket of a family, opened on first use; throws what opening throws (EPERM without privilege). */

@@ -336,8 +336,9 @@ export class TimingCore<P, D> {
    * shrink the window for a loss that never was, and after enough such holds call it filtered.
    */
   wake(now: number, readAt = now): void {
-    this.expire(now, Math.min(now, readAt));
-    this.releaseBench(Math.min(now, readAt));
+    const judgeTo = Math.min(now, readAt);
+    this.expire(now, judgeTo);
+    this.releaseBench(judgeTo);
     this.sendReady(now);
   }
 

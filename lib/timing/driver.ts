@@ -36,6 +36,9 @@ export const systemClock: Clock = {
 /** setTimeout's largest delay (2^31-1 ms): a longer one fires at once in Node, with a warning. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Turns of the loop a judgement waits at most while the backend says it has answers unread. */
+const MAX_READ_TURNS = 64;
+
 export class TimingDriver<P, D> {
   readonly core: TimingCore<P, D>;
   private timer: unknown;
@@ -50,6 +53,11 @@ export class TimingDriver<P, D> {
     options: TimingOptions,
     backend: Backend<P, D>,
     readonly clock: Clock = systemClock,
+    /**
+     * Whether the backend's last read stopped short with answers still waiting (a socket that reads
+     * a bounded number of packets a turn): a judgement then waits for the turns that read them.
+     */
+    private readonly unread?: () => boolean,
   ) {
     this.core = new TimingCore(options, backend);
   }
@@ -103,11 +111,14 @@ export class TimingDriver<P, D> {
     this.disarm();
     if (this.polling) return;
     this.polling = true;
-    this.clock.afterPoll!(() => {
-      this.polling = false;
-      this.readAt = Math.max(this.readAt, now);
-      this.run();
-    });
+    const afterReads = (turns: number): void =>
+      this.clock.afterPoll!(() => {
+        if (turns < MAX_READ_TURNS && this.unread?.()) return afterReads(turns + 1);
+        this.polling = false;
+        this.readAt = Math.max(this.readAt, now);
+        this.run();
+      });
+    afterReads(0);
   }
 
   private disarm(): void {
