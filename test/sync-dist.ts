@@ -6,14 +6,16 @@
 // output, the build info goes and tsc runs once more, emitting everything. `npm run build` starts
 // from an empty dist/ and needs none of this.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'dist');
-const SOURCES = ['bin', 'lib', 'test', 'bench'];
+// The folders tsc compiles, from tsconfig.json's include ("lib/**/*.ts" -> lib).
+const tsconfig = join(root, 'tsconfig.json');
+const SOURCES = [...new Set((JSON.parse(readFileSync(tsconfig, 'utf8')) as { include: string[] }).include.map((glob) => glob.split('/')[0]!))];
 
 for (const path of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
   const match = /^(.*)\.(c?)js(\.map)?$/.exec(path);
@@ -32,8 +34,8 @@ const missing = SOURCES.flatMap((dir) =>
     .filter((path) => !existsSync(join(dist, path.replace(/\.(c?)ts$/, '.$1js')))),
 );
 if (missing.length > 0) {
-  console.error(`sync-dist: ${missing.length} compiled file(s) missing (${relative(root, join(root, missing[0]!))}...): building everything again`);
+  console.error(`sync-dist: ${missing.length} compiled file(s) missing (${missing[0]!}...): building everything again`);
   rmSync(join(dist, '.tsbuildinfo'), { force: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' });
 }
